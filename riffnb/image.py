@@ -126,3 +126,28 @@ def load_image(image: T.Union[Image.Image, str, os.PathLike]) -> Image.Image:
         raise InvalidImageError(f"{path}: not an image file riffnb can read (expected a PNG or JPEG)") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise InvalidImageError(f"{path}: damaged or truncated image ({error})") from None
+
+
+def save_image(image: Image.Image, path: T.Union[str, os.PathLike], *, overwrite: bool = False) -> None:
+    """Write ``image`` as PNG (or JPEG, by suffix) with its EXIF tags, atomically, never over an existing file.
+
+    PIL's own ``image.save(path)`` drops EXIF unless given ``exif=image.getexif()``; this keeps Riffusion's tags
+    so the file decodes with the parameters it was made with.
+    """
+    from .errors import OutputExistsError
+
+    path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise OutputExistsError(f"{path} already exists; choose another name or pass overwrite=True (--overwrite)")
+    suffix = os.path.splitext(path)[1].lower()
+    formats = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+    if suffix not in formats:
+        raise InvalidImageError(f"{path}: cannot tell the image format from {suffix!r}; use .png or .jpg")
+    directory = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.part")
+    try:
+        image.save(temporary, format=formats[suffix], exif=image.getexif())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)

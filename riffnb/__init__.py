@@ -1,0 +1,74 @@
+"""riffnb: see, hear and change every step of text-to-music with Riffusion.
+
+The pipeline, layer by layer (each a module a notebook can import on its own):
+
+- :mod:`riffnb.audio` and :mod:`riffnb.stft`: samples, files, resampling, the STFT and its inverse
+- :mod:`riffnb.mel`: mel filterbanks and their inversion
+- :mod:`riffnb.image`: Riffusion's 8-bit spectrogram images
+- :mod:`riffnb.phase`: phase reconstruction (Griffin-Lim, fast Griffin-Lim, PGHI)
+- :mod:`riffnb.spectrogram`: audio <-> image, the whole chain
+- :mod:`riffnb.diffusion`: text -> spectrogram image with diffusers
+- :mod:`riffnb.plot`, :mod:`riffnb.display`, :mod:`riffnb.widgets`: figures, players and controls
+- :mod:`riffnb.cli`: the ``riffnb`` command
+
+Names are loaded on first use, so ``import riffnb`` stays fast; torch and diffusers load only for diffusion.
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing as T
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "SpectrogramParams": "params",
+    "ExifTags": "params",
+    "params_from_image": "params",
+    "RiffnbError": "errors",
+    "InvalidAudioError": "errors",
+    "InvalidImageError": "errors",
+    "OutputExistsError": "errors",
+    "load_audio": "audio",
+    "save_audio": "audio",
+    "normalize_audio": "audio",
+    "resample": "audio",
+    "stft": "stft",
+    "istft": "stft",
+    "mel_filterbank": "mel",
+    "mel_from_linear": "mel",
+    "linear_from_mel": "mel",
+    "image_from_spectrogram": "image",
+    "spectrogram_from_image": "image",
+    "load_image": "image",
+    "save_image": "image",
+    "spectral_convergence": "phase",
+    "reconstruct_audio": "phase",
+    "spectrogram_from_audio": "spectrogram",
+    "audio_from_spectrogram": "spectrogram",
+    "image_from_audio": "spectrogram",
+    "audio_from_image": "spectrogram",
+    "load_pipeline": "diffusion",
+    "Clip": "diffusion",
+}
+
+_SUBMODULES = {
+    "audio", "cli", "clips", "diffusion", "display", "errors", "image", "mel", "params", "phase",
+    "phase_torch", "plot", "spectrogram", "stft", "synth", "widgets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> T.Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'riffnb' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)
