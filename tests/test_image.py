@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from riffusion_reference import riffusion_decode, riffusion_encode
+
 from riffnb.errors import InvalidImageError, OutputExistsError
 from riffnb.image import (
     check_spectrogram_image,
@@ -13,31 +15,6 @@ from riffnb.image import (
     spectrogram_from_image,
 )
 from riffnb.params import ExifTags, SpectrogramParams
-
-
-def riffusion_encode(spectrogram, power=0.25):
-    """Riffusion's image_from_spectrogram, step by step as its source does it."""
-    max_value = np.max(spectrogram)
-    data = spectrogram / max_value
-    data = np.power(data, power)
-    data = data * 255
-    data = 255 - data
-    data = data.astype(np.uint8)
-    if data.shape[0] == 1:
-        rgb = np.repeat(data[0][..., None], 3, axis=-1)
-    else:
-        rgb = np.array([np.zeros_like(data[0]), data[0], data[1]]).transpose(1, 2, 0)
-    return rgb[::-1]
-
-
-def riffusion_decode(rgb, power=0.25, stereo=False, max_value=30e6):
-    data = rgb[::-1].transpose(2, 0, 1)
-    data = data[[1, 2]] if stereo else data[0:1]
-    data = data.astype(np.float32)
-    data = 255 - data
-    data = data / 255
-    data = np.power(data, 1 / power)
-    return data * max_value
 
 
 @pytest.fixture

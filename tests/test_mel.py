@@ -3,26 +3,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from riffusion_reference import torchaudio_filterbank_by_formula
+
 from riffnb.mel import hz_to_mel, linear_from_mel, mel_filterbank, mel_frequencies, mel_from_linear, mel_to_hz
-
-
-def torchaudio_filterbank_by_formula(sample_rate, n_fft, n_mels, f_min, f_max):
-    """torchaudio.functional.melscale_fbanks (HTK, norm None) written out filter by filter, bin by bin."""
-    n_freqs = n_fft // 2 + 1
-    freqs = [k * (sample_rate // 2) / (n_freqs - 1) for k in range(n_freqs)]
-    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)
-    hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)
-    step = (mel(f_max) - mel(f_min)) / (n_mels + 1)
-    edges = [hz(mel(f_min) + i * step) for i in range(n_mels + 2)]
-    fb = np.zeros((n_mels, n_freqs))
-    for m in range(n_mels):
-        lo, centre, hi = edges[m], edges[m + 1], edges[m + 2]
-        for k, f in enumerate(freqs):
-            if lo <= f <= centre:
-                fb[m, k] = (f - lo) / (centre - lo)
-            elif centre < f <= hi:
-                fb[m, k] = (hi - f) / (hi - centre)
-    return fb
 
 
 @pytest.mark.parametrize("args", [(44100, 17640, 512, 0, 10000), (22050, 2048, 64, 20, 8000)])
