@@ -6,9 +6,15 @@ OGG and MP3); resampling uses soxr.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import typing as T
+import uuid
+
 import numpy as np
 
-from .errors import InvalidAudioError
+from .errors import InvalidAudioError, OutputExistsError, RiffnbError
 
 
 def as_channels(samples: np.ndarray) -> np.ndarray:
@@ -24,13 +30,13 @@ def as_channels(samples: np.ndarray) -> np.ndarray:
         array = array[None, :]
     if array.ndim != 2:
         raise InvalidAudioError(f"audio must be (n,) or (channels, n), got shape {array.shape}")
+    if array.size == 0:
+        raise InvalidAudioError("audio is empty: it has no samples")
     if array.shape[0] > array.shape[1]:
         raise InvalidAudioError(
             f"audio of shape {array.shape} has more channels than samples; pass it channels first "
             "(transpose soundfile's (n, channels) arrays)"
         )
-    if array.size == 0:
-        raise InvalidAudioError("audio is empty: it has no samples")
     if not np.isfinite(array).all():
         raise InvalidAudioError("audio holds NaN or infinite samples; clean it (e.g. np.nan_to_num) before use")
     return array
@@ -58,3 +64,261 @@ def mix_to_channels(samples: np.ndarray, num_channels: int) -> np.ndarray:
     if current == 1:
         return np.repeat(samples, num_channels, axis=0)
     raise InvalidAudioError(f"cannot turn {current}-channel audio into {num_channels} channels; mix it to mono first")
+
+
+#: File suffixes riffnb writes, with soundfile's format and subtype (16-bit PCM, as Riffusion's WAV output).
+AUDIO_FORMATS = {
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
+    "ogg": ("OGG", "VORBIS"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+}
+
+# Frames a decoder may legitimately come up short of the header's count (MP3 encoder delay and padding).
+_SHORTFALL_TOLERANCE = 4096
+
+
+def load_audio(
+    path: str | os.PathLike, sample_rate: int | None = None, mono: bool | None = None
+) -> tuple[np.ndarray, int]:
+    """Read an audio file (WAV, FLAC, OGG or MP3) as float samples ``(channels, n)`` and its sample rate.
+
+    Parameters
+    ----------
+    path
+        Any file soundfile (libsndfile) reads.
+    sample_rate
+        Resample to this rate with :func:`resample` (soxr); None keeps the file's rate.
+    mono
+        None keeps the file's channels, True mixes them to one, False gives two (a mono file is duplicated).
+
+    Raises :class:`InvalidAudioError` with a one-line message for a missing file, a directory, an unknown format,
+    a damaged or truncated file, empty audio and NaN or infinite samples.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.flac")
+    >>> save_audio(path, 0.5 * np.sin(np.linspace(0, 2000, 44100)), 44100)
+    >>> samples, sr = load_audio(path, sample_rate=22050)
+    >>> samples.shape, sr
+    ((1, 22050), 22050)
+    """
+    import soundfile
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InvalidAudioError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InvalidAudioError(f"{path}: is a directory, not an audio file")
+    # Opening it ourselves first turns an unreadable file into PermissionError, not libsndfile's "System error".
+    with open(path, "rb"):
+        pass
+    try:
+        with _c_stderr_silenced(), soundfile.SoundFile(path) as file:
+            declared, log, file_rate = file.frames, file.extra_info, file.samplerate
+            data = file.read(dtype="float64", always_2d=True)
+    except soundfile.SoundFileError as error:
+        if getattr(error, "code", None) == 1:  # SF_ERR_UNRECOGNISED_FORMAT
+            raise InvalidAudioError(
+                f"{path}: not an audio format riffnb can read (WAV, FLAC, OGG or MP3); convert it, e.g. with ffmpeg"
+            ) from None
+        detail = _libsndfile_detail(error)
+        # The file exists and opens: libsndfile says "does not exist" when it cannot parse a stream's header.
+        detail = "" if "does not exist" in detail else f" ({detail})"
+        raise InvalidAudioError(f"{path}: damaged or truncated audio file{detail}") from None
+    if _is_truncated(declared, len(data), log):
+        raise InvalidAudioError(
+            f"{path}: truncated audio file (it holds {len(data)} of the {_declared_frames(declared, log)} frames its "
+            "header announces); re-export or re-download it"
+        )
+    try:
+        samples = as_channels(data.T)
+    except InvalidAudioError as error:
+        raise InvalidAudioError(f"{path}: {error}") from None
+    if mono is not None:
+        samples = mix_to_channels(samples, 1 if mono else 2)
+    if sample_rate is not None:
+        samples = resample(samples, file_rate, sample_rate)
+        file_rate = sample_rate
+    return samples, file_rate
+
+
+def _libsndfile_detail(error: Exception) -> str:
+    """libsndfile's own explanation of ``error``, on one line."""
+    detail = getattr(error, "error_string", "") or str(error)
+    return " ".join(detail.split()).removeprefix("Error : ").rstrip(".")
+
+
+def _declared_frames(declared: int, log: str) -> int:
+    """Frames the header announces: libsndfile shrinks a WAV's count to what is there but logs the header's."""
+    match = _WAV_DATA_SIZE.search(log)
+    if match is None:
+        return declared
+    block_align = _WAV_BLOCK_ALIGN.search(log)
+    return int(match.group(1)) // int(block_align.group(1)) if block_align else declared
+
+
+def _is_truncated(declared: int, read: int, log: str) -> bool:
+    match = _WAV_DATA_SIZE.search(log)
+    if match is not None:
+        announced, present = int(match.group(1)), int(match.group(2))
+        # Streaming writers leave a placeholder size (0 or 0xFFFFFFFF) in the header: those files are whole.
+        return present < announced < 0x7FFFFFFF
+    return read < declared - max(_SHORTFALL_TOLERANCE, declared // 100)
+
+
+_WAV_DATA_SIZE = re.compile(r"^data : (\d+) \(should be (\d+)\)", re.MULTILINE)
+_WAV_BLOCK_ALIGN = re.compile(r"Block Align\s*:\s*(\d+)")
+
+
+@contextlib.contextmanager
+def _c_stderr_silenced() -> T.Iterator[None]:
+    """Silence the C library's stderr while decoding: mpg123 prints warnings about damaged MP3 streams there.
+
+    riffnb reports a damaged file as one error instead. Python's own ``sys.stderr`` object is untouched.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (some embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def audio_format_for(path: str | os.PathLike, format: str | None = None) -> tuple[str, str]:
+    """soundfile's ``(format, subtype)`` for writing ``path``: from ``format`` ("wav", "flac", "ogg", "mp3") or
+    the file's suffix.
+
+    Examples
+    --------
+    >>> audio_format_for("song.MP3"), audio_format_for("x.out", format="flac")
+    (('MP3', 'MPEG_LAYER_III'), ('FLAC', 'PCM_16'))
+    """
+    name = (format or os.path.splitext(os.fspath(path))[1]).lower().lstrip(".")
+    if name not in AUDIO_FORMATS:
+        known = ", ".join("." + suffix for suffix in AUDIO_FORMATS)
+        what = f"format {format!r}" if format else f"the suffix of {os.fspath(path)!r}"
+        raise RiffnbError(f"cannot write audio with {what}; use one of {known}")
+    return AUDIO_FORMATS[name]
+
+
+def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> None:
+    """Raise :class:`OutputExistsError` if ``path`` exists and ``overwrite`` is False; refuse a directory always.
+
+    Call it before slow work so that a run is not wasted on an output that cannot be written.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise RiffnbError(f"{path} is a directory; give the output a file name")
+    if os.path.lexists(path) and not overwrite:
+        raise OutputExistsError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> T.Iterator[str]:
+    """Give a temporary path in ``path``'s folder to write to; rename it to ``path`` only if the block succeeds.
+
+    A reader never sees a half-written file and a failed write leaves nothing behind. The folder is created if
+    missing; an existing ``path`` is replaced only with ``overwrite``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> with atomic_output(target) as temporary:
+    ...     _ = open(temporary, "w").write("hello")
+    >>> open(target).read()
+    'hello'
+    """
+    path = os.fspath(path)
+    check_output_path(path, overwrite)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.part")
+    # Created here (not by mkstemp, which makes it private) so the result gets the user's usual permissions.
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield temporary
+        check_output_path(path, overwrite)  # something may have appeared while we wrote
+        os.replace(temporary, path)
+    finally:
+        if os.path.lexists(temporary):
+            os.remove(temporary)
+
+
+def save_audio(
+    path: str | os.PathLike,
+    samples: np.ndarray,
+    sample_rate: int,
+    *,
+    overwrite: bool = False,
+    format: str | None = None,
+) -> None:
+    """Write ``samples`` ``(channels, n)`` or ``(n,)`` to ``path`` as WAV/FLAC (16-bit), OGG (Vorbis) or MP3.
+
+    The format comes from ``format`` or the suffix. The file is written to a temporary name and renamed, and an
+    existing ``path`` is replaced only with ``overwrite=True``. Samples beyond [-1, 1] are clipped by the encoder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "noise.wav")
+    >>> save_audio(path, np.random.default_rng(0).uniform(-0.5, 0.5, (2, 4410)), 44100)
+    >>> save_audio(path, np.zeros(10), 44100)
+    Traceback (most recent call last):
+    ...
+    riffnb.errors.OutputExistsError: ... already exists; pass --overwrite (overwrite=True) to replace it
+    """
+    import soundfile
+
+    path = os.fspath(path)
+    file_format, subtype = audio_format_for(path, format)
+    samples = as_channels(samples)
+    if file_format not in soundfile.available_formats():
+        raise RiffnbError(
+            f"this soundfile (libsndfile {soundfile.__libsndfile_version__}) cannot write {file_format}; "
+            "save as .wav or .flac, or upgrade soundfile (MP3 needs libsndfile 1.1 or newer)"
+        )
+    with atomic_output(path, overwrite) as temporary:
+        try:
+            soundfile.write(temporary, samples.T, sample_rate, format=file_format, subtype=subtype)
+        except soundfile.SoundFileError as error:
+            detail = _libsndfile_detail(error)
+            raise InvalidAudioError(
+                f"cannot write {path} as {file_format} at {sample_rate} Hz: {detail} (resample it or pick another format)"
+            ) from None
+
+
+def normalize_audio(samples: np.ndarray, target_dbfs: float = -12.0, headroom_db: float = 0.1) -> np.ndarray:
+    """Level audio as Riffusion does its output: gain to ``target_dbfs`` RMS, then peak-normalise to
+    ``-headroom_db`` dBFS.
+
+    Riffusion (through pydub) applies the RMS gain to int16 samples, which saturate: peaks more than
+    ``-target_dbfs`` dB above the RMS level are clipped there, and this function clips them the same way. The
+    peak step then sets the final level, so the output peaks at ``-headroom_db`` dBFS. RMS is taken over all
+    channels together. Silent audio stays silent. The result has the shape of ``samples``.
+
+    Examples
+    --------
+    >>> x = 0.01 * np.sin(np.linspace(0, 100, 1000))
+    >>> y = normalize_audio(x)
+    >>> round(float(20 * np.log10(np.abs(y).max())), 3)
+    -0.1
+    >>> normalize_audio(np.zeros((2, 5))).tolist()
+    [[0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]]
+    """
+    shape = np.shape(samples)
+    array = as_channels(samples)
+    rms = np.sqrt(np.mean(np.square(array)))
+    if rms == 0:
+        return np.zeros(shape)
+    array = np.clip(array * (10 ** (target_dbfs / 20) / rms), -1.0, 1.0)
+    array *= 10 ** (-headroom_db / 20) / np.abs(array).max()
+    return array.reshape(shape)
