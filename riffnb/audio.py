@@ -117,6 +117,7 @@ def load_audio(
     try:
         with _c_stderr_silenced(), soundfile.SoundFile(path) as file:
             declared, log, file_rate = file.frames, file.extra_info, file.samplerate
+            container = file.format
             data = file.read(dtype="float64", always_2d=True)
     except soundfile.SoundFileError as error:
         if getattr(error, "code", None) == 1:  # SF_ERR_UNRECOGNISED_FORMAT
@@ -127,6 +128,8 @@ def load_audio(
         # The file exists and opens: libsndfile says "does not exist" when it cannot parse a stream's header.
         detail = "" if "does not exist" in detail else f" ({detail})"
         raise InvalidAudioError(f"{path}: damaged or truncated audio file{detail}") from None
+    if container == "OGG" and _ogg_is_truncated(path):
+        raise InvalidAudioError(f"{path}: truncated audio file (its Ogg stream stops before its end); re-export or re-download it")
     if _is_truncated(declared, len(data), log):
         raise InvalidAudioError(
             f"{path}: truncated audio file (it holds {len(data)} of the {_declared_frames(declared, log)} frames its "
@@ -168,6 +171,23 @@ def _is_truncated(declared: int, read: int, log: str) -> bool:
     return read < declared - max(_SHORTFALL_TOLERANCE, declared // 100)
 
 
+def _ogg_is_truncated(path: str) -> bool:
+    """Whether an Ogg file lacks its end: Ogg stores no length, but its last page, when whole, is flagged
+    end-of-stream."""
+    with open(path, "rb") as file:
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        file.seek(max(0, size - _OGG_MAX_PAGE))
+        tail = file.read()
+    start = tail.rfind(b"OggS")
+    if start < 0 or len(tail) - start < 27:
+        return True
+    header_type, segments = tail[start + 5], tail[start + 26]
+    page_length = 27 + segments + sum(tail[start + 27 : start + 27 + segments])
+    return not header_type & 0x04 or start + page_length > len(tail)
+
+
+_OGG_MAX_PAGE = 27 + 255 + 255 * 255
 _WAV_DATA_SIZE = re.compile(r"^data : (\d+) \(should be (\d+)\)", re.MULTILINE)
 _WAV_BLOCK_ALIGN = re.compile(r"Block Align\s*:\s*(\d+)")
 
