@@ -103,3 +103,25 @@ def bad_inputs(tmp_path):
     paths["unknown_format"] = folder / "song.m4a"
     paths["unknown_format"].write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
     return paths
+
+
+# Tiny diffusion pipelines (tests/diffusion_fixtures.py), built once per session ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline_dir(tmp_path_factory):
+    """A tiny random StableDiffusionPipeline saved in the diffusers layout (safetensors), with its own
+    ``spectrogram_params.json`` (64 mel rows at 16 kHz). Do not modify it: copy it first."""
+    from diffusion_fixtures import build_tiny_pipeline
+
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-pipeline") / "pipeline")
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe(tiny_pipeline_dir):
+    """``riffnb.load_pipeline(tiny_pipeline_dir, device="cpu")``, progress bars off; shared: do not modify it."""
+    import riffnb
+
+    pipe = riffnb.load_pipeline(tiny_pipeline_dir, device="cpu")
+    pipe.pipeline.set_progress_bar_config(disable=True)
+    return pipe
