@@ -1,0 +1,242 @@
+"""riffnb's pipeline: a thin, explicit wrapper around diffusers' StableDiffusionPipeline that makes music.
+
+Riffusion fine-tuned Stable Diffusion 1.5 to draw mel spectrogram images; a 512-pixel-wide image is 5.12 s of
+audio. :meth:`RiffusionPipeline.text_to_audio` runs diffusers' own denoising loop (with Riffusion's weighted prompts
+and a choice of schedulers), decodes the image, and turns it into audio with :func:`riffnb.spectrogram.audio_from_image`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import secrets
+import typing as T
+
+from ..errors import RiffnbError
+from ..params import SpectrogramParams
+from . import schedulers
+from . import steps as unrolled
+from .clip import Clip
+from .loading import memory_errors
+
+if T.TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from PIL import Image
+
+__all__ = ["Clip", "GenerationError", "RiffusionPipeline", "DEFAULT_STEPS", "DEFAULT_GUIDANCE", "random_seed"]
+
+#: Denoising steps by default: enough for DPM-Solver++ (Riffusion's playground uses 30 with it; 50 with PNDM).
+DEFAULT_STEPS = 30
+
+#: Classifier-free guidance scale by default (Riffusion's).
+DEFAULT_GUIDANCE = 7.0
+
+#: Seeds riffnb draws lie in [0, MAX_SEED]; any non-negative integer below 2**63 works.
+MAX_SEED = 2**31 - 1
+
+StepCallback = T.Callable[[int, T.Union[int, float], "torch.Tensor"], T.Any]
+
+
+class GenerationError(RiffnbError):
+    """Settings that cannot generate a clip (a width that is not a multiple of 8, no steps, ...)."""
+
+
+def random_seed() -> int:
+    """A fresh random seed, recorded on the clip so the result can be made again."""
+    return secrets.randbelow(MAX_SEED + 1)
+
+
+def check_seed(seed: T.Any) -> int:
+    """``seed`` as an int, or a :class:`GenerationError` saying what a seed must be."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < 2**63:
+        raise GenerationError(f"seed must be a non-negative integer below 2**63 or None (random), got {seed!r}")
+    return int(seed)
+
+
+class RiffusionPipeline:
+    """A loaded text-to-spectrogram model: make it with :func:`riffnb.load_pipeline`.
+
+    Attributes
+    ----------
+    pipeline
+        The diffusers ``StableDiffusionPipeline`` (its ``unet``, ``vae``, ``text_encoder``, ``tokenizer`` and its
+        own ``scheduler``, which riffnb leaves untouched).
+    params
+        The :class:`~riffnb.params.SpectrogramParams` the model's images use (Riffusion's by default).
+    device, dtype
+        Where and in which precision it runs.
+    model
+        What it was loaded from (hub id, folder or shipped name).
+    """
+
+    def __init__(self, pipeline, params: SpectrogramParams | None = None, model: str | None = None) -> None:
+        self.pipeline = pipeline
+        self.params = params or SpectrogramParams()
+        self.model = model
+        self.device = pipeline.device
+        self.dtype = pipeline.unet.dtype
+        factor = pipeline.vae_scale_factor
+        if self.params.num_frequencies % factor:
+            raise GenerationError(
+                f"the model's images are {self.params.num_frequencies} rows tall (num_frequencies), not a multiple of "
+                f"the VAE's factor {factor}; pass SpectrogramParams with num_frequencies a multiple of {factor}"
+            )
+
+    @property
+    def height(self) -> int:
+        """Image height in pixels: one row per mel bin (512 for Riffusion)."""
+        return self.params.num_frequencies
+
+    def width_for(self, duration_s: float) -> int:
+        """The image width (a multiple of 8) closest to ``duration_s`` seconds of audio (5.12 s -> 512)."""
+        factor = self.pipeline.vae_scale_factor
+        return max(factor, int(round(self.params.columns_for(duration_s) / factor)) * factor)
+
+    def check_width(self, width: T.Any) -> int:
+        """``width`` as an int, or a :class:`GenerationError` naming the nearest valid widths."""
+        factor = self.pipeline.vae_scale_factor
+        if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < factor or width % factor:
+            lower = max(factor, int(width // factor * factor)) if isinstance(width, numbers.Real) else factor
+            raise GenerationError(
+                f"width must be a positive multiple of {factor} pixels (100 per second of audio), got {width!r}; "
+                f"try {lower} or {lower + factor}"
+            )
+        return int(width)
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def text_to_audio(
+        self,
+        prompt: str,
+        *,
+        negative_prompt: str | None = None,
+        seed: int | None = None,
+        steps: int = DEFAULT_STEPS,
+        guidance: float = DEFAULT_GUIDANCE,
+        width: int = 512,
+        scheduler: str | None = None,
+        callback: StepCallback | None = None,
+    ) -> Clip:
+        """Generate a clip from text.
+
+        Parameters
+        ----------
+        prompt
+            What to play; Riffusion's weights work: ``"(funky:1.3) jazz piano, [drums]"``; up to 3 x 75 tokens.
+        negative_prompt
+            What to steer away from (default: nothing, the empty prompt).
+        seed
+            The seed of the initial noise (and of ancestral samplers); None draws one and records it on the clip.
+        steps
+            Denoising steps.
+        guidance
+            Classifier-free guidance scale; 1 or less turns guidance off (half the work per step).
+        width
+            Image width in pixels, a multiple of 8: 100 columns per second, 512 -> 5.12 s.
+        scheduler
+            "dpm++" (default), "pndm" (the model's own), "ddim", "euler", "euler_a" or "lms".
+        callback
+            Called after every step as ``callback(step_index, timestep, latents)``; show progress with
+            ``self.latents_to_image(latents, fast=True)``. The latents are a copy.
+
+        Examples
+        --------
+        >>> clip = pipe.text_to_audio("church bells on a sunday morning", seed=42)  # doctest: +SKIP
+        >>> clip.duration, clip.image.size                                          # doctest: +SKIP
+        (5.12, (512, 512))
+        """
+        steps_count = self._check_steps(steps)
+        guidance = self._check_guidance(guidance)
+        width = self.check_width(width)
+        seed = random_seed() if seed is None else check_seed(seed)
+        if callback is not None and not callable(callback):
+            raise GenerationError(f"callback must be callable as callback(step, timestep, latents), got {callback!r}")
+        sampler = schedulers.make_scheduler(self.pipeline.scheduler.config, scheduler)
+
+        def on_step_end(pipeline, index: int, timestep, tensors: dict) -> dict:
+            callback(index, timestep.item() if hasattr(timestep, "item") else timestep, tensors["latents"].clone())
+            return {}
+
+        with memory_errors(f"generating a clip {width} pixels wide", self.device):
+            embeddings = unrolled.encode_prompt(self, prompt, negative_prompt)
+            generator = unrolled.make_generator(seed)
+            noise = unrolled.initial_noise(self, width, generator)
+            own_scheduler = self.pipeline.scheduler
+            self.pipeline.scheduler = sampler
+            try:
+                latents = self.pipeline(
+                    prompt_embeds=embeddings.cond,
+                    negative_prompt_embeds=embeddings.uncond,
+                    height=self.height,
+                    width=width,
+                    num_inference_steps=steps_count,
+                    guidance_scale=guidance,
+                    generator=generator,
+                    latents=noise,
+                    output_type="latent",
+                    callback_on_step_end=on_step_end if callback is not None else None,
+                ).images
+            finally:
+                self.pipeline.scheduler = own_scheduler
+            image = unrolled.decode(self, latents)[0]
+        samples, sample_rate = self.image_to_audio(image)
+        return Clip(
+            image=image,
+            samples=samples,
+            sample_rate=sample_rate,
+            seed=seed,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            steps=steps_count,
+            guidance=guidance,
+            width=width,
+            scheduler=schedulers.scheduler_name(sampler),
+            model=self.model,
+            params=self.params,
+            latents=latents.detach().cpu(),
+        )
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def image_to_audio(self, image: "Image.Image") -> "tuple[np.ndarray, int]":
+        """Audio ``(samples (channels, n), sample_rate)`` from a spectrogram image, with this model's parameters."""
+        from ..spectrogram import audio_from_image
+
+        return audio_from_image(image, self.params)
+
+    def latents_to_image(self, latents: "torch.Tensor", *, fast: bool = False) -> "Image.Image":
+        """The spectrogram image of one set of latents ``(1, 4, h, w)`` or ``(4, h, w)``, e.g. from a callback.
+
+        ``fast=True`` skips the VAE for a linear approximation (:func:`steps.preview`), cheap enough for every step.
+        """
+        if latents.ndim == 3:
+            latents = latents[None]
+        if latents.ndim != 4 or latents.shape[0] != 1:
+            raise GenerationError(f"expected latents of shape (1, 4, h, w) or (4, h, w), got {tuple(latents.shape)}")
+        latents = latents.to(self.device, self.dtype) if not fast else latents
+        with memory_errors("decoding latents", self.device):
+            return (unrolled.preview if fast else unrolled.decode)(self, latents)[0]
+
+    def latents_to_audio(self, latents: "torch.Tensor", *, fast: bool = False) -> "tuple[np.ndarray, int]":
+        """Audio from latents: :meth:`latents_to_image` then :meth:`image_to_audio`."""
+        return self.image_to_audio(self.latents_to_image(latents, fast=fast))
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_steps(value: T.Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise GenerationError(f"steps must be a positive integer, got {value!r}; try 30 with the default scheduler")
+        return int(value)
+
+    @staticmethod
+    def _check_guidance(value: T.Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) == float(value):
+            raise GenerationError(f"guidance must be a number, got {value!r}; Riffusion uses 7.0")
+        return float(value)
+
+    def __repr__(self) -> str:
+        return (
+            f"RiffusionPipeline(model={self.model!r}, device={self.device}, dtype={self.dtype}, "
+            f"image height={self.height}, sample_rate={self.params.sample_rate})"
+        )
