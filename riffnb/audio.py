@@ -129,7 +129,9 @@ def load_audio(
         detail = "" if "does not exist" in detail else f" ({detail})"
         raise InvalidAudioError(f"{path}: damaged or truncated audio file{detail}") from None
     if container == "OGG" and _ogg_is_truncated(path):
-        raise InvalidAudioError(f"{path}: truncated audio file (its Ogg stream stops before its end); re-export or re-download it")
+        raise InvalidAudioError(
+            f"{path}: truncated audio file (its Ogg stream stops before its end); re-export or re-download it"
+        )
     if _is_truncated(declared, len(data), log):
         raise InvalidAudioError(
             f"{path}: truncated audio file (it holds {len(data)} of the {_declared_frames(declared, log)} frames its "
@@ -312,7 +314,8 @@ def save_audio(
         except soundfile.SoundFileError as error:
             detail = _libsndfile_detail(error)
             raise InvalidAudioError(
-                f"cannot write {path} as {file_format} at {sample_rate} Hz: {detail} (resample it or pick another format)"
+                f"cannot write {path} as {file_format} at {sample_rate} Hz: {detail} "
+                "(resample it or pick another format)"
             ) from None
 
 

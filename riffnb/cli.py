@@ -1,0 +1,404 @@
+"""The ``riffnb`` command (also ``python -m riffnb``): Riffusion's command-line tools, plus a demo.
+
+    riffnb audio-to-image IN OUT.png      riffnb image-to-audio IN.png OUT.wav
+    riffnb print-exif IN.png              riffnb sample-clips IN OUT_DIR
+    riffnb demo [OUT_DIR]
+
+A user's mistake (missing or damaged file, wrong image, existing output) ends with one line on stderr,
+``riffnb: error: ...``, and exit status 1; anything else is a bug and shows its traceback. Outputs are checked
+before any work, written atomically, and never replace an existing file without ``--overwrite``.
+
+Adding a subcommand: write ``register_<name>(subparsers)`` that calls :func:`add_command` (which wires up
+``--overwrite`` and the output check) and adds its arguments, keep heavy imports (torch, diffusers) inside its run
+function so that ``riffnb --help`` stays fast, and list it in :data:`SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+import typing as T
+
+from .audio import AUDIO_FORMATS, audio_format_for, check_output_path, load_audio, save_audio
+from .errors import InvalidAudioError, RiffnbError
+from .params import ExifTags, SpectrogramParams
+
+# What riffnb.image.save_image writes.
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+# SpectrogramParams fields audio-to-image offers: those an image's EXIF stores, so every image the command writes
+# decodes with the parameters it was made with.
+_PARAM_HELP = {
+    "stereo": "keep two channels, left in green and right in blue (default: mix to mono)",
+    "sample_rate": "resample the audio to this rate (Hz) first",
+    "step_size_ms": "hop between image columns, in ms",
+    "window_duration_ms": "Hann window length, in ms",
+    "padded_duration_ms": "FFT size, in ms (the window is zero-padded to it)",
+    "num_frequencies": "mel bands: the image height",
+    "min_frequency": "lowest mel band edge, in Hz",
+    "max_frequency": "highest mel band edge, in Hz",
+    "power_for_image": "exponent applied to the normalised spectrogram before 8-bit quantisation",
+}
+
+RunFunction = T.Callable[[argparse.Namespace], None]
+OutputsFunction = T.Callable[[argparse.Namespace], T.Sequence[str]]
+
+
+def main(argv: T.Sequence[str] | None = None) -> int:
+    """Run the ``riffnb`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        overwrite = getattr(args, "overwrite", False)
+        for path in args.outputs(args):
+            check_output_path(path, overwrite)
+        args.run(args)
+    except (RiffnbError, OSError) as error:
+        print(f"riffnb: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("riffnb: interrupted (no partial output files are left behind)", file=sys.stderr)
+        return 130
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``riffnb`` argument parser with every subcommand in :data:`SUBCOMMANDS`."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="riffnb",
+        description="Riffusion's spectrogram tools: audio <-> mel spectrogram image, clips, and a demo.",
+        epilog="Run 'riffnb COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"riffnb {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in SUBCOMMANDS:
+        register(subparsers)
+    return parser
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    run: RunFunction,
+    help: str,
+    outputs: OutputsFunction | None = None,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name``; ``run(args)`` does the work once ``outputs(args)`` (the files it will write) have
+    been checked, and a command with outputs gets ``--overwrite``."""
+    parser = subparsers.add_parser(name, help=help, description=description or help)
+    parser.set_defaults(run=run, outputs=outputs or (lambda args: ()))
+    if outputs is not None:
+        parser.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
+    return parser
+
+
+# audio-to-image ------------------------------------------------------------------------------------------------
+
+
+def register_audio_to_image(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        subparsers,
+        "audio-to-image",
+        run_audio_to_image,
+        help="turn an audio file into Riffusion's spectrogram image (with its parameters in EXIF)",
+        outputs=lambda args: [_image_output(args.image)],
+    )
+    parser.add_argument("audio", help="input audio file (WAV, FLAC, OGG or MP3)")
+    parser.add_argument("image", help="output image (.png; .jpg is lossy)")
+    defaults = SpectrogramParams()
+    for name, help in _PARAM_HELP.items():
+        default = getattr(defaults, name)
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action="store_true", help=help)
+        else:
+            parser.add_argument(flag, type=type(default), default=default, help=f"{help} (default: {default})")
+
+
+def run_audio_to_image(args: argparse.Namespace) -> None:
+    try:
+        params = SpectrogramParams(**{name: getattr(args, name) for name in _PARAM_HELP})
+    except ValueError as error:
+        raise RiffnbError(str(error)) from None
+    samples, sample_rate = load_audio(args.audio)
+    # Imported once the input is known to be good: a bad file is reported without waiting for scipy.
+    from .spectrogram import image_from_audio
+
+    with _timer() as elapsed:
+        image = image_from_audio(samples, sample_rate, params)
+    _save_image(image, args.image, args.overwrite)
+    print(f"wrote {args.image}: {image.width}x{image.height} image of {samples.shape[-1] / sample_rate:.2f} s "
+          f"of audio ({elapsed():.2f} s)")
+
+
+# image-to-audio ------------------------------------------------------------------------------------------------
+
+
+def register_image_to_audio(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        subparsers,
+        "image-to-audio",
+        run_image_to_audio,
+        help="turn a spectrogram image back into audio (parameters from its EXIF)",
+        outputs=lambda args: [_audio_output(args.audio)],
+        description="Turn a spectrogram image back into audio: decode the 8-bit image with the parameters in its "
+        "EXIF (Riffusion's defaults where none are stored), invert the mel scale, rebuild the phase.",
+    )
+    parser.add_argument("image", help="input spectrogram image (PNG or JPEG)")
+    parser.add_argument("audio", help=f"output audio file ({_audio_suffixes()})")
+    _add_reconstruction_options(parser)
+
+
+def run_image_to_audio(args: argparse.Namespace) -> None:
+    from .image import check_spectrogram_image, load_image
+    from .params import params_from_image
+
+    image = load_image(args.image)
+    check_spectrogram_image(image, params_from_image(image))
+    options = _reconstruction(args)
+    from .spectrogram import audio_from_image
+
+    with _timer() as elapsed:
+        samples, sample_rate = audio_from_image(image, normalize=not args.no_normalize, **options)
+    save_audio(args.audio, samples, sample_rate, overwrite=args.overwrite)
+    print(f"wrote {args.audio}: {samples.shape[-1] / sample_rate:.2f} s at {sample_rate} Hz, "
+          f"{samples.shape[0]} channel(s) ({elapsed():.2f} s)")
+
+
+def _add_reconstruction_options(parser: argparse.ArgumentParser) -> None:
+    # Choices are checked when the command runs: importing riffnb.phase here would slow down every --help.
+    group = parser.add_argument_group("phase reconstruction (riffnb.phase.reconstruct_audio; defaults there)")
+    group.add_argument("--n-iter", type=int, help="iterations of the phase reconstruction")
+    group.add_argument("--algorithm", help="iterative algorithm (riffnb.phase.ALGORITHMS: Griffin-Lim or fast GLA)")
+    group.add_argument("--init", help="initial phase (riffnb.phase.INITS: random, zeros or PGHI)")
+    group.add_argument("--seed", type=int, help="seed for a random initial phase")
+    parser.add_argument("--no-normalize", action="store_true", help="keep the decoded level instead of Riffusion's "
+                        "output normalisation (-12 dBFS RMS, then peaks at -0.1 dBFS)")
+
+
+def _reconstruction(args: argparse.Namespace) -> dict[str, T.Any]:
+    """The phase reconstruction options given on the command line (the rest keep riffnb.phase's defaults)."""
+    from .phase import ALGORITHMS, INITS
+
+    for flag, value, choices in (("--algorithm", args.algorithm, ALGORITHMS), ("--init", args.init, INITS)):
+        if value is not None and value not in choices:
+            raise RiffnbError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
+    if args.n_iter is not None and args.n_iter < 0:
+        raise RiffnbError(f"--n-iter must be 0 or more, got {args.n_iter}")
+    names = ("n_iter", "algorithm", "init", "seed")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+# print-exif ----------------------------------------------------------------------------------------------------
+
+
+def register_print_exif(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(subparsers, "print-exif", run_print_exif, help="print the Riffusion EXIF tags of an image")
+    parser.add_argument("image", help="spectrogram image (PNG or JPEG)")
+
+
+def run_print_exif(args: argparse.Namespace) -> None:
+    from .image import load_image
+
+    image = load_image(args.image)
+    exif = image.getexif()
+    found = [(tag.name, exif[tag]) for tag in ExifTags if tag in exif]
+    for name, value in found:
+        print(f"{name:<20} = {value:>8}")
+    if not found:
+        print(f"{args.image}: no Riffusion EXIF tags; it decodes with Riffusion's default parameters")
+
+
+# sample-clips --------------------------------------------------------------------------------------------------
+
+
+def register_sample_clips(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        subparsers,
+        "sample-clips",
+        run_sample_clips,
+        help="cut clips from long audio, at random starts (default) or consecutively",
+        outputs=lambda args: _check_folder(args.output_dir),
+        description="Cut clips from long audio, as Riffusion's sample-clips does: --num-clips clips at random "
+        "starts, or with --consecutive the whole file in order. Files are named "
+        "clip_<i>_start_<ms>_ms_duration_<ms>_ms.<extension>.",
+    )
+    parser.add_argument("audio", help="input audio file (WAV, FLAC, OGG or MP3)")
+    parser.add_argument("output_dir", help="folder for the clips (created if missing)")
+    parser.add_argument("--num-clips", type=int, default=1, help="clips to draw at random starts (default: 1)")
+    parser.add_argument("--duration-ms", type=int, default=5120,
+                        help="clip length in ms (default: 5120, one 512-column image)")
+    parser.add_argument("--seed", type=int, help="seed for the random starts (default, or negative as Riffusion's -1: "
+                        "fresh ones)")
+    parser.add_argument("--mono", action="store_true", help="mix the clips to mono")
+    parser.add_argument("--extension", default="wav", choices=sorted(AUDIO_FORMATS), help="clip format (default: wav)")
+    parser.add_argument("--consecutive", action="store_true",
+                        help="split the whole file into consecutive clips instead (ignores --num-clips, --seed)")
+    parser.add_argument("--overlap-ms", type=int, default=0, help="overlap of consecutive clips in ms (default: 0)")
+
+
+def run_sample_clips(args: argparse.Namespace) -> None:
+    from .clips import sample_clips, split_clips
+
+    if args.duration_ms <= 0 or args.num_clips < 1 or args.overlap_ms < 0:
+        raise RiffnbError("--duration-ms and --num-clips must be positive and --overlap-ms not negative")
+    if args.consecutive and args.overlap_ms >= args.duration_ms:
+        raise RiffnbError(f"--overlap-ms ({args.overlap_ms}) must be shorter than --duration-ms ({args.duration_ms})")
+    samples, sample_rate = load_audio(args.audio, mono=True if args.mono else None)
+    if args.consecutive:
+        clips = split_clips(samples, sample_rate, args.duration_ms / 1000, args.overlap_ms / 1000, pad=False)
+    else:
+        seed = args.seed if args.seed is not None and args.seed >= 0 else None
+        try:
+            clips = sample_clips(samples, sample_rate, args.num_clips, args.duration_ms / 1000, seed)
+        except InvalidAudioError as error:
+            raise InvalidAudioError(f"{args.audio}: {error}") from None
+    paths = [
+        os.path.join(
+            args.output_dir,
+            f"clip_{index}_start_{clip.start * 1000 // sample_rate}_ms_duration_"
+            f"{clip.samples.shape[-1] * 1000 // sample_rate}_ms.{args.extension}",
+        )
+        for index, clip in enumerate(clips)
+    ]
+    # All names are known now: refuse before writing any, so a refused run leaves the folder as it was.
+    for path in paths:
+        check_output_path(path, args.overwrite)
+    for clip, path in zip(clips, paths):
+        save_audio(path, clip.samples, sample_rate, overwrite=args.overwrite)
+    print(f"wrote {len(paths)} clip(s) of {args.duration_ms} ms to {args.output_dir}")
+
+
+# demo ----------------------------------------------------------------------------------------------------------
+
+
+def register_demo(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        subparsers,
+        "demo",
+        run_demo,
+        help="synthesize a clip, turn it into a spectrogram image and back, and report the quality",
+        outputs=lambda args: _check_folder(args.output_dir) + tuple(_demo_paths(args)),
+        description="Synthesize a short music clip, write it as demo.wav, its Riffusion spectrogram image as "
+        "demo.png, and the audio rebuilt from that image as reconstructed.wav; print timings and the mel spectral "
+        "convergence of the reconstruction.",
+    )
+    parser.add_argument("output_dir", nargs="?", default="riffnb-demo", help="output folder (default: ./riffnb-demo)")
+    _add_reconstruction_options(parser)
+
+
+_DEMO_FILES = ("demo.wav", "demo.png", "reconstructed.wav")
+
+
+def _demo_paths(args: argparse.Namespace) -> list[str]:
+    return [os.path.join(args.output_dir, name) for name in _DEMO_FILES]
+
+
+def run_demo(args: argparse.Namespace) -> None:
+    from .image import spectrogram_from_image
+    from .spectrogram import audio_from_image, image_from_audio, spectrogram_from_audio
+    from .synth import render_demo_clip
+
+    options = _reconstruction(args)
+    original_path, image_path, reconstructed_path = _demo_paths(args)
+    params = SpectrogramParams()
+    sample_rate = params.sample_rate
+    with _timer() as elapsed:
+        samples = render_demo_clip(sample_rate=sample_rate)
+    save_audio(original_path, samples, sample_rate, overwrite=args.overwrite)
+    print(f"wrote {original_path}: {samples.shape[-1] / sample_rate:.2f} s of synthesized music at {sample_rate} Hz "
+          f"(synthesis: {elapsed():.2f} s)")
+
+    with _timer() as elapsed:
+        image = image_from_audio(samples, sample_rate, params)
+    _save_image(image, image_path, args.overwrite)
+    print(f"wrote {image_path}: {image.width}x{image.height} spectrogram image (STFT, mel, 8-bit: {elapsed():.2f} s)")
+
+    with _timer() as elapsed:
+        reconstructed, reconstructed_rate = audio_from_image(image, normalize=not args.no_normalize, **options)
+    save_audio(reconstructed_path, reconstructed, reconstructed_rate, overwrite=args.overwrite)
+    print(f"wrote {reconstructed_path}: audio rebuilt from the image "
+          f"(mel inversion and phase reconstruction: {elapsed():.2f} s)")
+
+    # Quality in the mel domain, where the image lives; the gain is matched because output audio is normalised.
+    rebuilt_mel = spectrogram_from_audio(reconstructed, reconstructed_rate, params)
+    image_mel = spectrogram_from_image(image, power=params.power_for_image, stereo=params.stereo)
+    original_mel = spectrogram_from_audio(samples, sample_rate, params)
+    against_image = _gain_matched_convergence(image_mel, rebuilt_mel)
+    against_original = _gain_matched_convergence(original_mel, rebuilt_mel)
+    print(f"mel spectral convergence of the reconstruction: {against_image:.1f} dB against the image, "
+          f"{against_original:.1f} dB against the original audio (lower is better)")
+
+
+def _gain_matched_convergence(reference, estimate) -> float:
+    """Spectral convergence after scaling ``estimate`` by the least-squares gain onto ``reference``."""
+    import numpy as np
+
+    from .phase import spectral_convergence
+
+    frames = min(reference.shape[-1], estimate.shape[-1])
+    reference, estimate = reference[..., :frames].astype(np.float64), estimate[..., :frames].astype(np.float64)
+    gain = np.vdot(estimate, reference) / max(np.vdot(estimate, estimate), np.finfo(float).tiny)
+    return float(spectral_convergence(reference, gain * estimate))
+
+
+# helpers -------------------------------------------------------------------------------------------------------
+
+
+def _image_output(path: str) -> str:
+    if os.path.splitext(path)[1].lower() not in _IMAGE_SUFFIXES:
+        raise RiffnbError(f"cannot write an image named {path!r}; use .png (or .jpg, which is lossy)")
+    return path
+
+
+def _audio_output(path: str) -> str:
+    audio_format_for(path)
+    return path
+
+
+def _audio_suffixes() -> str:
+    return ", ".join("." + suffix for suffix in AUDIO_FORMATS)
+
+
+def _check_folder(path: str) -> tuple[str, ...]:
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise RiffnbError(f"{path} exists and is not a folder; give an output folder")
+    return ()
+
+
+def _save_image(image, path: str, overwrite: bool) -> None:
+    """Write a spectrogram image with its EXIF (riffnb.image.save_image), creating its folder if missing."""
+    from .image import save_image
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    save_image(image, path, overwrite=overwrite)
+
+
+@contextlib.contextmanager
+def _timer() -> T.Iterator[T.Callable[[], float]]:
+    """Yields a function giving the seconds the block took (frozen when the block ends)."""
+    start = time.perf_counter()
+    end: list[float] = []
+    yield lambda: (end[0] if end else time.perf_counter()) - start
+    end.append(time.perf_counter())
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror and error.filename and not isinstance(error, RiffnbError):
+        return f"{error.filename}: {error.strerror}"
+    return " ".join(str(error).split())
+
+
+#: Every subcommand's registration function, in ``riffnb --help`` order.
+SUBCOMMANDS: tuple[T.Callable[[argparse._SubParsersAction], None], ...] = (
+    register_audio_to_image,
+    register_image_to_audio,
+    register_print_exif,
+    register_sample_clips,
+    register_demo,
+)
