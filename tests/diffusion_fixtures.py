@@ -65,6 +65,11 @@ def write_tokenizer_files(folder: Path) -> int:
     return len(vocab)
 
 
+def final_layer_norm_bias(text_encoder):
+    """The bias of a CLIPTextModel's final layer norm (transformers 4 nests it under ``text_model``, 5 does not)."""
+    return next(p for name, p in text_encoder.named_parameters() if name.endswith("final_layer_norm.bias"))
+
+
 def build_tiny_pipeline(path: os.PathLike | str, seed: int = 0) -> Path:
     """Build a tiny random StableDiffusionPipeline and save it to ``path`` in the diffusers layout.
 
@@ -116,6 +121,10 @@ def build_tiny_pipeline(path: os.PathLike | str, seed: int = 0) -> Path:
             pad_token_id=tokenizer.pad_token_id,
         )
     )
+    # A trained CLIP's final layer norm has a bias, so its embeddings' mean is not zero (weighted prompts rescale
+    # by that mean); a freshly initialised one has none.
+    with torch.no_grad():
+        final_layer_norm_bias(text_encoder).normal_(0.2, 0.1)
     # Riffusion's scheduler: PNDM, scaled_linear 0.00085-0.012, skip_prk_steps, steps_offset 1.
     scheduler = PNDMScheduler(
         beta_start=0.00085,

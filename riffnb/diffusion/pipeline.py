@@ -31,6 +31,9 @@ DEFAULT_STEPS = 30
 #: Classifier-free guidance scale by default (Riffusion's).
 DEFAULT_GUIDANCE = 7.0
 
+#: Phase reconstruction's seed: the same image always becomes the same audio.
+AUDIO_SEED = 0
+
 #: Seeds riffnb draws lie in [0, MAX_SEED]; any non-negative integer below 2**63 works.
 MAX_SEED = 2**31 - 1
 
@@ -198,11 +201,15 @@ class RiffusionPipeline:
 
     # ------------------------------------------------------------------------------------------------------------
 
-    def image_to_audio(self, image: "Image.Image") -> "tuple[np.ndarray, int]":
-        """Audio ``(samples (channels, n), sample_rate)`` from a spectrogram image, with this model's parameters."""
+    def image_to_audio(self, image: "Image.Image", *, seed: int = AUDIO_SEED, **options: T.Any) -> "tuple[np.ndarray, int]":
+        """Audio ``(samples (channels, n), sample_rate)`` from a spectrogram image, with this model's parameters.
+
+        ``seed`` fixes the random part of phase reconstruction, so one image always gives the same audio;
+        ``options`` go to :func:`riffnb.spectrogram.audio_from_image` (e.g. ``n_iter``, ``algorithm``).
+        """
         from ..spectrogram import audio_from_image
 
-        return audio_from_image(image, self.params)
+        return audio_from_image(image, self.params, seed=seed, **options)
 
     def latents_to_image(self, latents: "torch.Tensor", *, fast: bool = False) -> "Image.Image":
         """The spectrogram image of one set of latents ``(1, 4, h, w)`` or ``(4, h, w)``, e.g. from a callback.
@@ -220,6 +227,53 @@ class RiffusionPipeline:
     def latents_to_audio(self, latents: "torch.Tensor", *, fast: bool = False) -> "tuple[np.ndarray, int]":
         """Audio from latents: :meth:`latents_to_image` then :meth:`image_to_audio`."""
         return self.image_to_audio(self.latents_to_image(latents, fast=fast))
+
+    # Riffing, interpolation, endless tracks and batches: entry points to riff.py, interpolate.py, endless.py and
+    # batch.py, whose functions document every option. ------------------------------------------------------------
+
+    def riff(self, source, prompt: str, *, strength: float = 0.75, seed: int | None = None, **options) -> Clip:
+        """Riff on ``source`` (image, image or audio file, seed name) towards ``prompt``: Riffusion's img2img.
+
+        Options (``steps``, ``guidance``, ``negative_prompt``, ``mask``, ``scheduler``, ``callback``): see
+        :func:`riffnb.diffusion.riff.riff`.
+        """
+        from .riff import riff
+
+        return riff(self, source, prompt, strength=strength, seed=seed, **options)
+
+    def riff_audio(self, audio, prompt: str, *, strength: float = 0.55, seed: int | None = None, **options):
+        """Riff a whole song in overlapping windows and crossfade them back: Riffusion's audio-to-audio.
+
+        Returns a :class:`~riffnb.diffusion.riff.RiffedAudio`; options: see :func:`riffnb.diffusion.riff.riff_audio`.
+        """
+        from .riff import riff_audio
+
+        return riff_audio(self, audio, prompt, strength=strength, seed=seed, **options)
+
+    def interpolate(self, start, end, *, num_clips: int = 5, **options) -> "list[Clip]":
+        """Clips morphing from ``start`` to ``end`` (:class:`~riffnb.diffusion.riff.PromptInput` s) at evenly
+        spaced alphas; options (``source``, ``mask``, ``steps``, ...): see :func:`riffnb.diffusion.interpolate.interpolate`.
+        """
+        from .interpolate import interpolate
+
+        return interpolate(self, start, end, num_clips=num_clips, **options)
+
+    def endless(self, prompt: str, *, seed: int | None = None, **options):
+        """An endless track that plays on clip after clip like Riffusion's app; change it with ``set_prompt``.
+
+        Returns an :class:`~riffnb.diffusion.endless.EndlessTrack`; options: see
+        :func:`riffnb.diffusion.endless.endless_track`.
+        """
+        from .endless import endless_track
+
+        return endless_track(self, prompt, seed=seed, **options)
+
+    def batch(self, batch, **options):
+        """Generate every entry of a batch (Riffusion's JSON format, a path or a dict); see
+        :func:`riffnb.diffusion.batch.run_batch`."""
+        from .batch import run_batch
+
+        return run_batch(batch, self, **options)
 
     # ------------------------------------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 divides it by 1.1; brackets nest and multiply; ``\\(`` is a literal bracket. Up to 3 x 75 tokens.
 
 A weight scales the word's CLIP token embeddings, and the whole sequence is then rescaled to keep its mean, as
-Riffusion's pipeline does. Longer prompts are split into chunks of 75 tokens, each encoded as its own 77-token CLIP
+Riffusion's pipeline does (unless that mean is about zero, where the ratio would be meaningless). Longer prompts are split into chunks of 75 tokens, each encoded as its own 77-token CLIP
 sequence (start token, chunk, end token, padding) and concatenated: the UNet's cross-attention takes any length.
 A prompt without weights that fits in 75 tokens gives exactly what diffusers' own ``encode_prompt`` gives.
 """
@@ -151,6 +151,9 @@ def encode_weighted(
             weight = torch.tensor(flat_weights, device=device, dtype=embedding.dtype)[None, :, None]
             mean_before = embedding.float().mean()
             embedding = embedding * weight
-            embedding = embedding * (mean_before / embedding.float().mean()).to(embedding.dtype)
+            mean_after = embedding.float().mean()
+            # A mean near zero (an untrained final layer norm) would make the ratio explode; nothing to keep then.
+            if mean_after.abs() > 1e-4 * embedding.float().abs().mean():
+                embedding = embedding * (mean_before / mean_after).to(embedding.dtype)
         embeddings.append(embedding)
     return embeddings

@@ -1,0 +1,293 @@
+"""Loading: local folders, the hub (unreachable here: for real), the cache, shipped names, refusals, devices."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import riffnb
+from riffnb.diffusion import loading
+from riffnb.diffusion.loading import (
+    DeviceError,
+    DeviceMemoryError,
+    HubUnreachableError,
+    ModelNotFoundError,
+    NotAPipelineError,
+    UnsafeCheckpointError,
+)
+from riffnb.diffusion.pipeline import RiffusionPipeline
+from riffnb.errors import RiffnbError
+from riffnb.params import SpectrogramParams
+
+from diffusion_fixtures import TINY_PARAMS
+
+PYTHON = str(Path(__file__).parents[1] / ".venv" / "bin" / "python")
+if not os.path.exists(PYTHON):
+    PYTHON = sys.executable
+
+
+def copy_pipeline(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def run_loader(model: str, env: dict[str, str], timeout: float = 120) -> tuple[subprocess.CompletedProcess, float]:
+    """Load ``model`` in a fresh interpreter (hub settings are read at import); return the run and the seconds the
+    ``load_pipeline`` call took, measured inside it (imports excluded)."""
+    code = (
+        "import sys, time, torch, diffusers, riffnb\n"
+        "start = time.perf_counter()\n"
+        "try:\n"
+        f"    pipe = riffnb.load_pipeline({model!r}, device='cpu')\n"
+        "    print('LOADED', pipe.params.num_frequencies)\n"
+        "except riffnb.RiffnbError as error:\n"
+        "    print('ERROR', type(error).__name__, error)\n"
+        "print('SECONDS', time.perf_counter() - start)\n"
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", code], capture_output=True, text=True, timeout=timeout, env={**os.environ, **env}
+    )
+    seconds = float(result.stdout.rsplit("SECONDS", 1)[1]) if "SECONDS" in result.stdout else float("nan")
+    return result, seconds
+
+
+def test_local_folder_loads_with_its_params(tiny_pipe, tiny_pipeline_dir):
+    assert isinstance(tiny_pipe, RiffusionPipeline)
+    assert tiny_pipe.params == SpectrogramParams(**TINY_PARAMS)
+    assert tiny_pipe.height == TINY_PARAMS["num_frequencies"]
+    assert tiny_pipe.device == torch.device("cpu") and tiny_pipe.dtype == torch.float32
+    assert type(tiny_pipe.pipeline).__name__ == "StableDiffusionPipeline"
+    assert tiny_pipe.pipeline.safety_checker is None
+    assert tiny_pipe.model == os.fspath(tiny_pipeline_dir)
+    assert "StableDiffusionPipeline" not in repr(tiny_pipe) and "cpu" in repr(tiny_pipe)
+
+
+def test_loading_is_quiet_about_the_safety_checker(tiny_pipeline_dir, capfd, recwarn):
+    riffnb.load_pipeline(tiny_pipeline_dir, device="cpu")
+    captured = capfd.readouterr()
+    assert "safety" not in (captured.out + captured.err).lower()
+    assert not [w for w in recwarn if "safety" in str(w.message).lower() or "torch_dtype" in str(w.message)]
+
+
+def test_folder_without_params_file_gets_riffusions(tiny_pipeline_dir, tmp_path):
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "model")
+    (folder / loading.PARAMS_FILE).unlink()
+    with pytest.raises(RiffnbError, match="rows tall"):
+        # Riffusion's 512 rows are fine for the VAE; but forcing a height the VAE cannot make is refused.
+        riffnb.load_pipeline(folder, device="cpu", params=SpectrogramParams(num_frequencies=60))
+    pipe = riffnb.load_pipeline(folder, device="cpu")
+    assert pipe.params == SpectrogramParams()
+
+
+def test_params_argument_overrides_the_folder(tiny_pipeline_dir):
+    params = SpectrogramParams(num_frequencies=32, sample_rate=8000, max_frequency=4000)
+    assert riffnb.load_pipeline(tiny_pipeline_dir, device="cpu", params=params).params == params
+
+
+def test_dtype_and_device_can_be_forced(tiny_pipeline_dir):
+    pipe = riffnb.load_pipeline(tiny_pipeline_dir, device="cpu", dtype="bf16")
+    assert pipe.dtype == torch.bfloat16
+    assert pipe.pipeline.unet.dtype == pipe.pipeline.vae.dtype == pipe.pipeline.text_encoder.dtype == torch.bfloat16
+
+
+def test_device_and_dtype_choices():
+    assert loading.choose_device() == torch.device("cpu")  # this machine has neither CUDA nor MPS
+    assert loading.choose_dtype(torch.device("cpu")) == torch.float32
+    assert loading.choose_dtype(torch.device("cuda")) == torch.float16
+    assert loading.choose_dtype(torch.device("mps")) == torch.float16
+    assert loading.choose_dtype(torch.device("cpu"), torch.bfloat16) == torch.bfloat16
+    assert loading.choose_dtype(torch.device("cpu"), "torch.float16") == torch.float16
+    with pytest.raises(DeviceError, match="no CUDA GPU.*device='cpu'"):
+        loading.choose_device("cuda")
+    with pytest.raises(DeviceError, match="unknown device"):
+        loading.choose_device("gpu")
+    with pytest.raises(DeviceError, match="unknown dtype"):
+        loading.choose_dtype(torch.device("cpu"), "int8")
+    with pytest.raises(DeviceError, match="not supported"):
+        loading.choose_dtype(torch.device("cpu"), torch.float64)
+
+
+# -- the hub ---------------------------------------------------------------------------------------------------------
+
+
+def hub_resolves() -> bool:
+    try:
+        socket.getaddrinfo("huggingface.co", 443)
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(hub_resolves(), reason="the network is up: this test is about a machine without it")
+def test_default_hub_model_without_network_fails_fast():
+    result, seconds = run_loader(loading.DEFAULT_MODEL, {"HF_HUB_CACHE": "/nonexistent-riffnb-cache"})
+    assert "ERROR HubUnreachableError cannot reach the Hugging Face hub" in result.stdout, result.stdout + result.stderr
+    assert "load_pipeline('tiny')" in result.stdout and "local diffusers folder" in result.stdout
+    assert seconds < 5, f"took {seconds:.1f} s"
+
+
+def test_unreachable_hub_fails_fast(tmp_path):
+    # Port 9 (discard) on localhost is closed: a real connection refusal, on any machine.
+    result, seconds = run_loader(
+        "riffnb-test/tiny", {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_CACHE": str(tmp_path / "cache")}
+    )
+    assert "ERROR HubUnreachableError cannot reach the Hugging Face hub to load riffnb-test/tiny" in result.stdout
+    assert len([line for line in result.stdout.splitlines() if line.startswith("ERROR")]) == 1
+    assert seconds < 5, f"took {seconds:.1f} s"
+
+
+def make_hub_cache(cache: Path, repo_id: str, pipeline_dir: Path) -> None:
+    """Lay ``pipeline_dir`` out as huggingface_hub's cache does after a download of ``repo_id``."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(pipeline_dir, repo / "snapshots" / commit)
+
+
+def test_offline_mode_uses_the_cache_or_says_so(tiny_pipeline_dir, tmp_path):
+    cache = tmp_path / "cache"
+    make_hub_cache(cache, "riffnb-test/tiny", tiny_pipeline_dir)
+    env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
+    result, _ = run_loader("riffnb-test/tiny", env)
+    assert f"LOADED {TINY_PARAMS['num_frequencies']}" in result.stdout, result.stdout + result.stderr
+    result, seconds = run_loader("riffnb-test/other", env)
+    assert "ERROR HubUnreachableError HF_HUB_OFFLINE is set and riffnb-test/other is not in the Hugging Face cache" in result.stdout
+    assert seconds < 2
+
+
+def test_unreachable_hub_falls_back_to_the_cache(tiny_pipeline_dir, tmp_path):
+    cache = tmp_path / "cache"
+    make_hub_cache(cache, "riffnb-test/tiny", tiny_pipeline_dir)
+    result, _ = run_loader("riffnb-test/tiny", {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_CACHE": str(cache)})
+    assert f"LOADED {TINY_PARAMS['num_frequencies']}" in result.stdout, result.stdout + result.stderr
+
+
+def test_hub_download_patterns_skip_pickles_variants_and_the_safety_checker():
+    allow, ignore = loading._hub_patterns(allow_pickle=False)
+    assert "unet/*.safetensors" in allow and not any(".bin" in p for p in allow)
+    assert not any(p.startswith(("safety_checker", "feature_extractor")) for p in allow)
+    assert "*.fp16.*" in ignore
+    assert "unet/*.bin" in loading._hub_patterns(allow_pickle=True)[0]
+
+
+# -- names and folders -----------------------------------------------------------------------------------------------
+
+
+def test_shipped_model_slot():
+    assert "tiny" in loading.SHIPPED_MODELS
+    if (Path(riffnb.__file__).parent / "models" / "tiny" / "model_index.json").exists():
+        pytest.skip("the shipped model is installed")
+    with pytest.raises(ModelNotFoundError, match="'tiny' is not part of this installation.*upgrade riffnb"):
+        riffnb.load_pipeline("tiny", device="cpu")
+    with pytest.raises(ModelNotFoundError, match="ships no model named 'huge'"):
+        loading.shipped_model_folder("huge")
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("riffusion-model-v1", "unknown model 'riffusion-model-v1': pass a hub id such as"),
+        ("./no/such/folder", "no such folder: ./no/such/folder"),
+        ("a/b/c", "no such folder: a/b/c"),
+        (Path("relative-missing"), "no such folder: relative-missing"),
+    ],
+)
+def test_names_that_are_nothing(model, message):
+    start = time.perf_counter()
+    with pytest.raises(ModelNotFoundError, match=message.replace(".", r"\.")):
+        riffnb.load_pipeline(model, device="cpu")
+    assert time.perf_counter() - start < 1
+
+
+def test_folders_that_are_not_pipelines(tiny_pipeline_dir, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(NotAPipelineError, match="not a diffusers pipeline folder \\(no model_index.json\\)"):
+        riffnb.load_pipeline(empty, device="cpu")
+    single = tmp_path / "model.safetensors"
+    single.write_bytes(b"\0" * 16)
+    with pytest.raises(NotAPipelineError, match="is a single file.*from_single_file"):
+        riffnb.load_pipeline(single, device="cpu")
+
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "no-unet")
+    index = json.loads((folder / "model_index.json").read_text())
+    del index["unet"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(NotAPipelineError, match="lacks unet"):
+        riffnb.load_pipeline(folder, device="cpu")
+
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "bad-json")
+    (folder / "model_index.json").write_text("{not json")
+    with pytest.raises(NotAPipelineError, match="not valid JSON"):
+        riffnb.load_pipeline(folder, device="cpu")
+
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "no-weights")
+    (folder / "vae" / "diffusion_pytorch_model.safetensors").unlink()
+    with pytest.raises(NotAPipelineError, match="vae holds no weights"):
+        riffnb.load_pipeline(folder, device="cpu")
+
+
+def test_damaged_weights_are_one_line(tiny_pipeline_dir, tmp_path):
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "damaged")
+    weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(NotAPipelineError) as caught:
+        riffnb.load_pipeline(folder, device="cpu")
+    assert "could not be loaded as a Stable Diffusion pipeline" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_params_file(tiny_pipeline_dir, tmp_path):
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "params")
+    (folder / loading.PARAMS_FILE).write_text(json.dumps({"num_frequencies": 64, "colour": "blue"}))
+    with pytest.raises(NotAPipelineError, match="unknown fields colour"):
+        riffnb.load_pipeline(folder, device="cpu")
+    (folder / loading.PARAMS_FILE).write_text(json.dumps({"sample_rate": -1}))
+    with pytest.raises(NotAPipelineError, match="sample_rate must be positive"):
+        riffnb.load_pipeline(folder, device="cpu")
+
+
+def test_custom_component_code_is_refused(tiny_pipeline_dir, tmp_path):
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "custom")
+    index = json.loads((folder / "model_index.json").read_text())
+    index["unet"] = ["my_unet", "MyUNet"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    (folder / "unet" / "my_unet.py").write_text("raise SystemExit('riffnb ran code from a model folder')\n")
+    with pytest.raises(NotAPipelineError, match="needs code from 'my_unet'; riffnb never runs code"):
+        riffnb.load_pipeline(folder, device="cpu")
+
+
+def test_pickled_weights_need_allow_pickle(tiny_pipe, tmp_path):
+    folder = tmp_path / "pickled"
+    tiny_pipe.pipeline.save_pretrained(folder, safe_serialization=False)
+    assert (folder / "unet" / "diffusion_pytorch_model.bin").exists()
+    with pytest.raises(UnsafeCheckpointError, match="only pickled weights.*allow_pickle=True"):
+        riffnb.load_pipeline(folder, device="cpu")
+    pipe = riffnb.load_pipeline(folder, device="cpu", allow_pickle=True)
+    for name in ("unet", "vae"):
+        mine = getattr(pipe.pipeline, name).state_dict()
+        theirs = getattr(tiny_pipe.pipeline, name).state_dict()
+        assert all(torch.equal(mine[key], theirs[key]) for key in theirs)
+
+
+def test_running_out_of_memory_is_one_line():
+    # A real allocation failure: ~1 PB on the CPU allocator.
+    with pytest.raises(DeviceMemoryError) as caught:
+        with loading.memory_errors("generating 4 clips", torch.device("cpu")):
+            torch.empty(2**50, dtype=torch.uint8)
+    message = str(caught.value)
+    assert message.startswith("the machine ran out of memory while generating 4 clips; lower the batch size")
+    assert "\n" not in message and isinstance(caught.value, MemoryError) and isinstance(caught.value, RiffnbError)
+    with pytest.raises(KeyError):
+        with loading.memory_errors("anything"):
+            raise KeyError("not about memory")

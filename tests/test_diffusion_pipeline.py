@@ -1,0 +1,224 @@
+"""text_to_audio and Clip on a tiny random pipeline: shapes, reproducibility, callbacks, errors, saving, display."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from PIL import Image
+
+from riffnb.diffusion.clip import Clip
+from riffnb.diffusion.pipeline import GenerationError
+from riffnb.diffusion.schedulers import UnknownSchedulerError
+from riffnb.errors import OutputExistsError, RiffnbError
+from riffnb.params import SpectrogramParams, params_from_image
+from riffnb.spectrogram import audio_from_image
+
+from diffusion_fixtures import TINY_HEIGHT, TINY_PARAMS
+
+FAST = dict(steps=4, width=64)
+
+
+@pytest.fixture(scope="module")
+def clip(tiny_pipe):
+    return tiny_pipe.text_to_audio("funky (jazz:1.2) piano", negative_prompt="drums", seed=7, **FAST)
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image)
+
+
+def test_clip_holds_image_audio_and_settings(tiny_pipe, clip):
+    assert clip.image.size == (64, TINY_HEIGHT) and clip.image.mode == "RGB"
+    from_exif = params_from_image(clip.image)  # fields EXIF does not store keep Riffusion's defaults
+    assert from_exif.sample_rate == 16000 and from_exif.num_frequencies == TINY_HEIGHT
+    assert params_from_image(clip.image, default=tiny_pipe.params) == tiny_pipe.params == SpectrogramParams(**TINY_PARAMS)
+    params = tiny_pipe.params
+    assert clip.sample_rate == TINY_PARAMS["sample_rate"]
+    assert clip.samples.ndim == 2 and clip.samples.shape[0] == 1
+    assert abs(clip.samples.shape[1] - 64 * params.hop_length) <= params.hop_length
+    assert np.isfinite(clip.samples).all() and 0 < np.abs(clip.samples).max() <= 1
+    assert clip.duration == pytest.approx(params.duration_of(64), abs=0.011)
+    assert (clip.seed, clip.prompt, clip.negative_prompt) == (7, "funky (jazz:1.2) piano", "drums")
+    assert (clip.steps, clip.guidance, clip.width, clip.scheduler) == (4, 7.0, 64, "dpm++")
+    assert clip.model == tiny_pipe.model and clip.params == params and clip.mode == "text_to_audio"
+    assert clip.latents.shape == (1, 4, TINY_HEIGHT // 8, 8)
+    assert "seed=7" in repr(clip) and "array" not in repr(clip)
+
+
+def test_audio_is_the_image_converted_with_the_models_params(tiny_pipe, clip):
+    samples, sample_rate = audio_from_image(clip.image, tiny_pipe.params, seed=0)
+    assert sample_rate == clip.sample_rate and np.array_equal(samples, clip.samples)
+    assert np.array_equal(tiny_pipe.image_to_audio(clip.image)[0], clip.samples)
+
+
+def test_same_seed_same_clip_bit_for_bit(tiny_pipe, clip):
+    again = tiny_pipe.text_to_audio("funky (jazz:1.2) piano", negative_prompt="drums", seed=7, **FAST)
+    assert np.array_equal(pixels(again.image), pixels(clip.image))
+    assert np.array_equal(again.samples, clip.samples)
+    assert torch.equal(again.latents, clip.latents)
+    other = tiny_pipe.text_to_audio("funky (jazz:1.2) piano", negative_prompt="drums", seed=8, **FAST)
+    assert not np.array_equal(pixels(other.image), pixels(clip.image))
+
+
+def test_every_setting_changes_the_result(tiny_pipe):
+    base = dict(prompt="jazz piano", seed=3, **FAST)
+    reference = tiny_pipe.text_to_audio(**base).latents
+    variants = [
+        dict(prompt="funky drums"),
+        dict(prompt="(jazz:1.5) piano"),
+        dict(negative_prompt="drums"),
+        dict(guidance=3.0),
+        dict(guidance=1.0),
+        dict(steps=5),
+        dict(scheduler="euler_a"),
+    ]
+    for change in variants:
+        latents = tiny_pipe.text_to_audio(**{**base, **change}).latents
+        assert not torch.equal(latents, reference), change
+
+
+def test_seed_none_draws_and_records_a_seed(tiny_pipe):
+    first = tiny_pipe.text_to_audio("jazz", **FAST)
+    second = tiny_pipe.text_to_audio("jazz", **FAST)
+    assert isinstance(first.seed, int) and first.seed != second.seed
+    again = tiny_pipe.text_to_audio("jazz", seed=first.seed, **FAST)
+    assert torch.equal(again.latents, first.latents)
+    assert tiny_pipe.text_to_audio("jazz", seed=np.int64(first.seed), **FAST).seed == first.seed
+
+
+def test_width_sets_the_duration(tiny_pipe):
+    wide = tiny_pipe.text_to_audio("jazz", seed=1, steps=2, width=200)
+    assert wide.image.size == (200, TINY_HEIGHT)
+    assert wide.duration == pytest.approx(tiny_pipe.params.duration_of(200), abs=0.011)
+    assert tiny_pipe.width_for(5.12) == 512 and tiny_pipe.width_for(1.2) == 120 and tiny_pipe.width_for(0) == 8
+
+
+def test_callback_sees_every_step(tiny_pipe):
+    seen = []
+
+    def callback(step, timestep, latents):
+        seen.append((step, timestep, latents))
+        latents.zero_()  # a copy: must not change the result
+
+    clip = tiny_pipe.text_to_audio("jazz", seed=5, scheduler="ddim", callback=callback, **FAST)
+    from riffnb.diffusion import steps
+
+    expected = steps.make_scheduler(tiny_pipe, "ddim", 4).timesteps.tolist()
+    assert [step for step, _, _ in seen] == [0, 1, 2, 3]
+    assert [timestep for _, timestep, _ in seen] == expected
+    assert all(isinstance(t, (int, float)) for _, t, _ in seen)
+    assert all(latents.shape == clip.latents.shape for _, _, latents in seen)
+    reference = tiny_pipe.text_to_audio("jazz", seed=5, scheduler="ddim", **FAST)
+    assert torch.equal(reference.latents, clip.latents)
+
+
+def test_the_models_own_scheduler_is_left_alone(tiny_pipe):
+    own = tiny_pipe.pipeline.scheduler
+    tiny_pipe.text_to_audio("jazz", seed=1, scheduler="lms", **FAST)
+
+    def fail(step, timestep, latents):
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        tiny_pipe.text_to_audio("jazz", seed=1, callback=fail, **FAST)
+    assert tiny_pipe.pipeline.scheduler is own and type(own).__name__ == "PNDMScheduler"
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        (dict(width=500), GenerationError, "width must be a positive multiple of 8 pixels .*; try 496 or 504"),
+        (dict(width=0), GenerationError, "try 8 or 16"),
+        (dict(width=64.0), GenerationError, "multiple of 8"),
+        (dict(width=True), GenerationError, "multiple of 8"),
+        (dict(steps=0), GenerationError, "steps must be a positive integer"),
+        (dict(steps=2.5), GenerationError, "steps must be a positive integer"),
+        (dict(guidance="high"), GenerationError, "guidance must be a number"),
+        (dict(guidance=float("nan")), GenerationError, "guidance must be a number"),
+        (dict(seed=-1), GenerationError, "seed must be a non-negative integer"),
+        (dict(seed=1.5), GenerationError, "seed must be a non-negative integer"),
+        (dict(seed="42"), GenerationError, "seed must be a non-negative integer"),
+        (dict(seed=2**63), GenerationError, "below 2\\*\\*63"),
+        (dict(scheduler="heun"), UnknownSchedulerError, "unknown scheduler 'heun'"),
+        (dict(callback="print"), GenerationError, "callback must be callable"),
+        (dict(prompt=None), RiffnbError, "a prompt must be a string"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(tiny_pipe, settings, error, message):
+    arguments = {"prompt": "jazz", "seed": 1, **FAST, **settings}
+    with pytest.raises(error, match=message) as caught:
+        tiny_pipe.text_to_audio(arguments.pop("prompt"), **arguments)
+    assert isinstance(caught.value, RiffnbError) and "\n" not in str(caught.value)
+
+
+# -- Clip: saving and showing ----------------------------------------------------------------------------------------
+
+
+def test_save_writes_audio_image_and_settings(clip, tmp_path):
+    paths = clip.save(tmp_path / "out" / "bells")
+    assert paths == {
+        "audio": tmp_path / "out" / "bells.wav",
+        "image": tmp_path / "out" / "bells.png",
+        "settings": tmp_path / "out" / "bells.json",
+    }
+    audio, sample_rate = soundfile.read(paths["audio"], always_2d=True)
+    assert sample_rate == clip.sample_rate and audio.shape == clip.samples.T.shape
+    assert np.abs(audio.T - clip.samples).max() < 1.5 / 32768
+    with Image.open(paths["image"]) as saved:
+        assert np.array_equal(np.asarray(saved.convert("RGB")), pixels(clip.image))
+        assert params_from_image(saved, default=SpectrogramParams(num_griffin_lim_iters=8)) == clip.params
+    settings = json.loads(paths["settings"].read_text())
+    assert settings["seed"] == 7 and settings["prompt"] == clip.prompt and settings["negative_prompt"] == "drums"
+    assert settings["steps"] == 4 and settings["scheduler"] == "dpm++" and settings["width"] == 64
+    assert settings["params"]["num_frequencies"] == TINY_HEIGHT and settings["mode"] == "text_to_audio"
+    assert settings == clip.settings()
+    assert not list((tmp_path / "out").glob(".*"))  # no temporary files left
+
+
+def test_save_refuses_to_overwrite_any_of_the_three(clip, tmp_path):
+    (tmp_path / "take.json").write_text("keep me")
+    with pytest.raises(OutputExistsError, match="take.json already exists"):
+        clip.save(tmp_path / "take.flac")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.json"]
+    assert (tmp_path / "take.json").read_text() == "keep me"
+    paths = clip.save(tmp_path / "take.flac", overwrite=True)
+    assert paths["audio"].suffix == ".flac" and json.loads(paths["settings"].read_text())["seed"] == 7
+    with pytest.raises(OutputExistsError):
+        clip.save(tmp_path / "take.flac")
+
+
+def test_save_rejects_unknown_suffixes(clip, tmp_path):
+    with pytest.raises(RiffnbError, match="cannot save a clip as 'take.png'; name the audio file with .wav"):
+        clip.save(tmp_path / "take.png")
+    assert not list(tmp_path.iterdir())
+
+
+def test_clip_shows_a_spectrogram_and_a_player(clip):
+    page = clip._repr_html_()
+    image_data = re.search(r'<img src="data:image/png;base64,([^"]+)"', page).group(1)
+    with Image.open(io.BytesIO(base64.b64decode(image_data))) as shown:
+        assert np.array_equal(np.asarray(shown.convert("RGB")), pixels(clip.image))
+    audio_data = re.search(r'<audio controls[^>]* src="data:audio/wav;base64,([^"]+)"', page).group(1)
+    audio, sample_rate = soundfile.read(io.BytesIO(base64.b64decode(audio_data)), always_2d=True)
+    assert sample_rate == clip.sample_rate and audio.shape[0] == clip.samples.shape[1]
+    assert "funky (jazz:1.2) piano" in page and "seed 7" in page
+
+
+def test_clip_html_escapes_the_prompt(clip):
+    import dataclasses
+
+    odd = dataclasses.replace(clip, prompt='<script>alert("x")</script>')
+    assert "<script>" not in odd._repr_html_()
+
+
+def test_a_clip_can_be_made_by_hand():
+    image = Image.new("RGB", (16, 8), "white")
+    hand = Clip(image=image, samples=np.zeros((1, 100)), sample_rate=1000, seed=0, prompt="silence")
+    assert hand.duration == 0.1 and hand.settings()["steps"] is None and hand.params == SpectrogramParams()
