@@ -129,7 +129,7 @@ def run_audio_to_image(args: argparse.Namespace) -> None:
     # Imported once the input is known to be good: a bad file is reported without waiting for scipy.
     from .spectrogram import image_from_audio
 
-    with _timer() as elapsed:
+    with _timer() as elapsed, _about(args.audio):
         image = image_from_audio(samples, sample_rate, params)
     _save_image(image, args.image, args.overwrite)
     print(f"wrote {args.image}: {image.width}x{image.height} image of {samples.shape[-1] / sample_rate:.2f} s "
@@ -163,7 +163,7 @@ def run_image_to_audio(args: argparse.Namespace) -> None:
     options = _reconstruction(args)
     from .spectrogram import audio_from_image
 
-    with _timer() as elapsed:
+    with _timer() as elapsed, _about(args.image):
         samples, sample_rate = audio_from_image(image, normalize=not args.no_normalize, **options)
     save_audio(args.audio, samples, sample_rate, overwrite=args.overwrite)
     print(f"wrote {args.audio}: {samples.shape[-1] / sample_rate:.2f} s at {sample_rate} Hz, "
@@ -377,6 +377,17 @@ def _save_image(image, path: str, overwrite: bool) -> None:
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     save_image(image, path, overwrite=overwrite)
+
+
+@contextlib.contextmanager
+def _about(path: str) -> T.Iterator[None]:
+    """Name the input file in errors about its content (too short, too few columns, ...)."""
+    try:
+        yield
+    except RiffnbError as error:
+        if str(error).startswith(f"{path}:"):
+            raise
+        raise type(error)(f"{path}: {error}") from None
 
 
 @contextlib.contextmanager

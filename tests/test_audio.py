@@ -217,7 +217,8 @@ def test_truncated_compressed_files_are_refused_quietly(tmp_path, capfd, stereo_
 def test_streamed_wav_with_placeholder_size_is_not_called_truncated(tmp_path):
     samples = (np.sin(np.arange(4410) / 10) * 10000).astype("<i2")
     # What a streaming writer leaves when it cannot seek back: the RIFF and data sizes are 0xFFFFFFFF.
-    header = b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 44100, 88200, 2, 16)
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, 44100, 88200, 2, 16)
+    header = b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " + fmt
     path = tmp_path / "streamed.wav"
     path.write_bytes(header + b"data" + struct.pack("<I", 0xFFFFFFFF) + samples.tobytes())
     loaded, rate = load_audio(path)

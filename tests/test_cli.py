@@ -247,6 +247,14 @@ def test_audio_commands_refuse_bad_audio(run_riffnb, tmp_path, bad_inputs, name,
     assert snapshot(tmp_path) == before
 
 
+def test_too_short_inputs_are_named_in_the_error(run_riffnb, tmp_path):
+    save_audio(tmp_path / "blip.wav", 0.1 * np.ones(1000), 44100)
+    assert_one_line_error(run_riffnb("audio-to-image", "blip.wav", "blip.png"), "blip.wav: audio is 0.023 s long")
+    Image.fromarray(np.full((512, 2), 128, np.uint8)).save(tmp_path / "narrow.png")
+    assert_one_line_error(run_riffnb("image-to-audio", "narrow.png", "narrow.wav"), "narrow.png: 2 frames")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["blip.wav", "narrow.png"]
+
+
 @pytest.mark.parametrize("command, output", [("audio-to-image", "out.png"), ("image-to-audio", "out.wav"),
                                              ("print-exif", None), ("sample-clips", "clips")])
 def test_missing_input_and_directory_input(run_riffnb, tmp_path, command, output):
