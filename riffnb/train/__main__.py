@@ -1,0 +1,83 @@
+"""``python -m riffnb.train``: train the tiny model from scratch (resumable), or export a checkpoint.
+
+Examples
+--------
+::
+
+    python -m riffnb.train --smoke --workdir /tmp/tiny-smoke          # a toy run in about a minute
+    python -m riffnb.train --workdir checkpoints/tiny --out riffnb/models/tiny   # the full recipe, ~4 h on 2 cores
+    python -m riffnb.train --workdir checkpoints/tiny --export-only --out riffnb/models/tiny
+
+Run the same command again to continue an interrupted run; ``--unet-steps`` may be raised to train longer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .train import FULL_RECIPE, SMOKE_RECIPE, Trainer, export_pipeline, log
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m riffnb.train",
+        description="Train riffnb's tiny text-to-music model from scratch on a corpus riffnb composes itself.",
+    )
+    parser.add_argument("--workdir", default="checkpoints/tiny",
+                        help="folder for the corpus, checkpoint.pt, metrics.jsonl and previews (default: %(default)s)")
+    parser.add_argument("--out", default=None,
+                        help="where to write the trained pipeline (default: WORKDIR/pipeline); riffnb ships "
+                             "riffnb/models/tiny")
+    parser.add_argument("--smoke", action="store_true", help="a toy recipe that finishes in about a minute")
+    parser.add_argument("--vae-steps", type=int, default=None, help="autoencoder steps (may be raised on resume)")
+    parser.add_argument("--unet-steps", type=int, default=None, help="UNet steps (may be raised on resume)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
+    parser.add_argument("--corpus-workers", type=int, default=2, help="processes rendering the corpus")
+    parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="minutes between checkpoints")
+    parser.add_argument("--preview-minutes", type=float, default=0.0,
+                        help="minutes between preview images during the UNet phase (0: none)")
+    parser.add_argument("--export-minutes", type=float, default=0.0,
+                        help="also export the pipeline this often during the UNet phase (0: only at the end)")
+    parser.add_argument("--export-only", action="store_true", help="export the checkpoint in WORKDIR and exit")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    overrides = {name: value for name, value in (("vae_steps", args.vae_steps), ("unet_steps", args.unet_steps))
+                 if value is not None}
+    trainer = Trainer(
+        args.workdir,
+        SMOKE_RECIPE if args.smoke else FULL_RECIPE,
+        step_overrides=overrides,
+        checkpoint_minutes=args.checkpoint_minutes,
+        preview_minutes=args.preview_minutes,
+        corpus_workers=args.corpus_workers,
+    )
+    out = args.out or str(trainer.workdir / "pipeline")
+    if args.export_only:
+        if not trainer.checkpoint_path.is_file():
+            print(f"error: {trainer.checkpoint_path} does not exist; train first", file=sys.stderr)
+            return 2
+        if trainer.phase in ("vae", "latents"):
+            print(f"error: the checkpoint is still in phase {trainer.phase!r}; the UNet has not started", file=sys.stderr)
+            return 2
+        export_pipeline(trainer, out)
+        return 0
+    if args.export_minutes > 0:
+        trainer.periodic_tasks.append((args.export_minutes * 60, lambda: export_pipeline(trainer, out)))
+    started = time.time()
+    trainer.run()
+    if trainer.phase in ("unet", "done"):
+        export_pipeline(trainer, out)
+    log(f"stopped at phase {trainer.phase}, step {trainer.step} after {time.time() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,570 @@
+"""Training the tiny model from scratch: corpus, autoencoder, then text encoder and UNet together.
+
+The recipe (:class:`Recipe`) runs in phases, each resumable:
+
+1. **corpus**: render the training clips (:func:`riffnb.train.corpus.build_corpus`), cached in the work folder.
+2. **vae**: train the :class:`~diffusers.AutoencoderKL` on half-width crops of the spectrogram images (L1
+   reconstruction plus a small KL term), cosine learning-rate decay.
+3. **latents**: encode every clip once with the finished autoencoder (mean and standard deviation of each latent),
+   and set the latent scaling factor to 1 / their standard deviation, as Stable Diffusion does.
+4. **unet**: train the UNet and the CLIP text encoder together on the cached latents with v-prediction, a new
+   random caption per clip per step, 10% empty captions (for classifier-free guidance) and an exponential moving
+   average (EMA) of both networks' weights, which is what gets exported.
+
+Everything needed to continue is saved to ``<workdir>/checkpoint.pt`` every few minutes and at the end of each
+phase, written to a temporary file and renamed: the phase and step, every network, the optimizers, the EMA weights
+and all random number generators. Running the same command again continues where it stopped. The exported pipeline
+(:func:`export_pipeline`) is a diffusers folder that :func:`riffnb.load_pipeline` loads.
+
+Examples
+--------
+Train the toy recipe in a minute and load the result::
+
+    python -m riffnb.train --smoke --workdir /tmp/tiny-smoke
+    python -c "import riffnb; print(riffnb.load_pipeline('/tmp/tiny-smoke/pipeline'))"
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import json
+import os
+import random
+import shutil
+import signal
+import time
+import typing as T
+from pathlib import Path
+
+import numpy as np
+
+from .captions import ClipSpec, caption_for
+from .corpus import IMAGE_WIDTH, TINY_PARAMS, build_corpus, load_corpus
+from .models import FULL, SMOKE, ModelSizes, make_text_encoder, make_training_scheduler, make_unet, make_vae
+
+if T.TYPE_CHECKING:
+    import torch
+
+#: The file in a model folder with riffnb's settings for it (spectrogram parameters and sampling defaults).
+RIFFNB_SETTINGS_FILE = "riffnb.json"
+#: The file riffnb.diffusion.loading reads the spectrogram parameters from.
+PARAMS_FILE = "spectrogram_params.json"
+
+#: Prompts drawn at every preview, to watch the model learn.
+PREVIEW_PROMPTS = (
+    "bossa nova with electric guitar",
+    "fast rock with drums",
+    "slow piano ballad",
+    "techno with synth",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Every setting of a training run. :data:`FULL_RECIPE` makes the shipped model, :data:`SMOKE_RECIPE` a toy.
+
+    Step counts can be raised when resuming (train longer); everything else is fixed by the first run.
+    """
+
+    sizes: ModelSizes = FULL
+    train_clips: int = 6000
+    corpus_seed: int = 0
+    vae_steps: int = 1800
+    vae_batch: int = 16
+    vae_crop: int = 128
+    vae_lr: float = 5e-4
+    kl_weight: float = 1e-5
+    unet_steps: int = 14000
+    unet_batch: int = 32
+    unet_lr: float = 1e-3
+    warmup_steps: int = 200
+    ema_decay: float = 0.999
+    caption_dropout: float = 0.1
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, T.Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: T.Mapping[str, T.Any]) -> "Recipe":
+        sizes = ModelSizes(**{k: tuple(v) if isinstance(v, list) else v for k, v in values["sizes"].items()})
+        return cls(**{**values, "sizes": sizes})
+
+
+FULL_RECIPE = Recipe()
+SMOKE_RECIPE = Recipe(
+    sizes=SMOKE, train_clips=24, vae_steps=4, vae_batch=2, unet_steps=4, unet_batch=4, warmup_steps=2,
+    ema_decay=0.9,
+)
+
+#: Defaults written into ``riffnb.json`` for the pipeline to sample with.
+SAMPLING_DEFAULTS = {"default_steps": 20, "default_scheduler": "dpm++", "guidance": 4.0, "width": IMAGE_WIDTH}
+
+PHASES = ("vae", "latents", "unet", "done")
+
+
+def log(message: str) -> None:
+    """Print a time-stamped line (training runs for hours under nohup; the stamp says when)."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S")
+    print(f"[{stamp}] {message}", flush=True)
+
+
+class EMA:
+    """An exponential moving average of a module's weights, kept in a copy of the module.
+
+    The decay warms up as ``min(decay, (1 + step) / (10 + step))`` so the average is not dominated by the random
+    initialisation early on.
+    """
+
+    def __init__(self, module: "torch.nn.Module", decay: float) -> None:
+        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+        self.decay = decay
+
+    def update(self, module: "torch.nn.Module", step: int) -> None:
+        import torch
+
+        decay = min(self.decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            averaged = list(self.module.parameters())
+            current = [p.detach() for p in module.parameters()]
+            torch._foreach_lerp_(averaged, current, 1 - decay)
+
+
+def _pixels_to_tensor(pixels: np.ndarray) -> "torch.Tensor":
+    """uint8 images ``(b, h, w)`` -> float ``(b, 3, h, w)`` in [-1, 1], the range the pipeline's VAE decodes to."""
+    import torch
+
+    x = torch.from_numpy(np.asarray(pixels, dtype=np.float32)) / 127.5 - 1.0
+    return x[:, None].expand(-1, 3, -1, -1).contiguous()
+
+
+def _learning_rate(base: float, step: int, warmup: int, total: int | None) -> float:
+    """Linear warm-up, then constant (``total`` None) or cosine decay to 10% at ``total``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    if total is None:
+        return base
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress)))
+
+
+class Trainer:
+    """One training run in ``workdir``: builds or resumes everything and runs the phases.
+
+    Parameters
+    ----------
+    workdir
+        Holds the corpus, the tokenizer, cached latents, ``checkpoint.pt``, ``metrics.jsonl`` and previews.
+    recipe
+        Used for a new run; a resumed run keeps the recipe it started with, except for step counts given in
+        ``step_overrides`` (``{"vae_steps": ..., "unet_steps": ...}``).
+    checkpoint_minutes
+        How often to save while a phase runs.
+    preview_minutes
+        How often (during the UNet phase) to draw :data:`PREVIEW_PROMPTS` into ``previews/``; 0 turns it off.
+    corpus_workers
+        Processes rendering the corpus.
+    """
+
+    def __init__(
+        self,
+        workdir: str | os.PathLike,
+        recipe: Recipe = FULL_RECIPE,
+        *,
+        step_overrides: T.Mapping[str, int] | None = None,
+        checkpoint_minutes: float = 5.0,
+        preview_minutes: float = 0.0,
+        corpus_workers: int = 1,
+    ) -> None:
+        import torch
+
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_path = self.workdir / "checkpoint.pt"
+        self.checkpoint_seconds = checkpoint_minutes * 60
+        self.corpus_workers = corpus_workers
+        self.stop_requested = False
+        #: (interval seconds, callable) run during the UNet phase, e.g. exporting the pipeline every half hour.
+        self.periodic_tasks: list[tuple[float, T.Callable[[], T.Any]]] = []
+        if preview_minutes > 0:
+            self.periodic_tasks.append((preview_minutes * 60, self.preview))
+        state = None
+        if self.checkpoint_path.is_file():
+            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
+            recipe = Recipe.from_dict(state["recipe"])
+        recipe = dataclasses.replace(recipe, **(step_overrides or {}))
+        self.recipe = recipe
+        # Seeded before the networks are built: their initial weights are part of the run.
+        torch.manual_seed(recipe.seed)
+        self.tokenizer = self._tokenizer()
+        self.vae = make_vae(recipe.sizes)
+        self.text_encoder = make_text_encoder(
+            len(self.tokenizer), recipe.sizes, self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
+        )
+        self.unet = make_unet(recipe.sizes, (TINY_PARAMS.num_frequencies // 8, IMAGE_WIDTH // 8))
+        self.scheduler = make_training_scheduler()
+        self.vae_optimizer = torch.optim.AdamW(self.vae.parameters(), lr=recipe.vae_lr, weight_decay=0.0)
+        self.unet_optimizer = torch.optim.AdamW(
+            list(self.unet.parameters()) + list(self.text_encoder.parameters()), lr=recipe.unet_lr, weight_decay=1e-2
+        )
+        self.unet_ema = EMA(self.unet, recipe.ema_decay)
+        self.text_ema = EMA(self.text_encoder, recipe.ema_decay)
+        self.phase = "vae"
+        self.step = 0
+        self.scaling_factor = 1.0
+        self.rng = np.random.default_rng(recipe.seed)
+        self.caption_rng = random.Random(recipe.seed)
+        if state is not None:
+            self._load_state(state)
+            log(f"resuming {self.workdir} at phase {self.phase}, step {self.step}")
+
+    # ------------------------------------------------------------------------------------------------------------
+    # State
+
+    def _tokenizer(self):
+        from transformers import CLIPTokenizer
+
+        from .tokenizer import MODEL_MAX_LENGTH, write_tokenizer_source
+
+        # The tokenizer is written once and then read back, so a resumed run keeps its vocabulary even if the
+        # caption grammar has grown since.
+        folder = self.workdir / "tokenizer"
+        if not (folder / "vocab.json").is_file():
+            write_tokenizer_source(folder)
+        return CLIPTokenizer.from_pretrained(folder, model_max_length=MODEL_MAX_LENGTH)
+
+    def state_dict(self) -> dict[str, T.Any]:
+        """Everything a resumed run needs, as one dict of tensors and plain values."""
+        import torch
+
+        return {
+            "recipe": self.recipe.to_dict(),
+            "phase": self.phase,
+            "step": self.step,
+            "scaling_factor": self.scaling_factor,
+            "vae": self.vae.state_dict(),
+            "vae_optimizer": self.vae_optimizer.state_dict(),
+            "unet": self.unet.state_dict(),
+            "text_encoder": self.text_encoder.state_dict(),
+            "unet_optimizer": self.unet_optimizer.state_dict(),
+            "unet_ema": self.unet_ema.module.state_dict(),
+            "text_ema": self.text_ema.module.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": self.rng.bit_generator.state,
+            "caption_rng": self.caption_rng.getstate(),
+            "saved_at": time.time(),
+        }
+
+    def _load_state(self, state: dict[str, T.Any]) -> None:
+        import torch
+
+        self.phase = state["phase"]
+        self.step = state["step"]
+        self.scaling_factor = state["scaling_factor"]
+        self.vae.load_state_dict(state["vae"])
+        self.vae_optimizer.load_state_dict(state["vae_optimizer"])
+        self.unet.load_state_dict(state["unet"])
+        self.text_encoder.load_state_dict(state["text_encoder"])
+        self.unet_optimizer.load_state_dict(state["unet_optimizer"])
+        self.unet_ema.module.load_state_dict(state["unet_ema"])
+        self.text_ema.module.load_state_dict(state["text_ema"])
+        torch.set_rng_state(state["torch_rng"])
+        self.rng.bit_generator.state = state["numpy_rng"]
+        self.caption_rng.setstate(state["caption_rng"])
+
+    def save_checkpoint(self) -> None:
+        """Write ``checkpoint.pt`` atomically (temporary file, then rename)."""
+        import torch
+
+        temporary = self.checkpoint_path.with_name(f".{self.checkpoint_path.name}.{os.getpid()}.part")
+        torch.save(self.state_dict(), temporary)
+        os.replace(temporary, self.checkpoint_path)
+        log(f"checkpoint: phase {self.phase}, step {self.step}")
+
+    def _metrics(self, **values: T.Any) -> None:
+        with open(self.workdir / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps({"time": round(time.time(), 1), "phase": self.phase, "step": self.step, **values}) + "\n")
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Phases
+
+    def corpus(self) -> tuple[np.ndarray, list[ClipSpec]]:
+        """The training corpus, rendered on first use."""
+        folder = self.workdir / "corpus-train"
+        if not (folder / "specs.json").is_file():
+            log(f"rendering {self.recipe.train_clips} training clips into {folder}")
+            started = time.time()
+            build_corpus(
+                folder,
+                "train",
+                self.recipe.train_clips,
+                self.recipe.corpus_seed,
+                workers=self.corpus_workers,
+                progress=lambda done, total: log(f"corpus {done}/{total}") if done % 1024 == 0 else None,
+            )
+            log(f"corpus rendered in {time.time() - started:.0f} s")
+        images, specs = load_corpus(folder)
+        if len(specs) != self.recipe.train_clips:
+            raise ValueError(f"{folder} holds {len(specs)} clips, the recipe wants {self.recipe.train_clips}")
+        return images, specs
+
+    def run(self) -> None:
+        """Run the remaining phases; stops cleanly (after saving) on SIGINT or SIGTERM."""
+        import torch
+
+        def request_stop(signum, frame):
+            log(f"signal {signum}: saving and stopping after this step")
+            self.stop_requested = True
+
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            images, specs = self.corpus()
+            if self.phase == "done" and self.step < self.recipe.unet_steps:
+                self.phase = "unet"
+            if self.phase == "vae":
+                self.train_vae(images)
+            if self.phase == "latents" and not self.stop_requested:
+                self.encode_latents(images)
+            if self.phase == "unet" and not self.stop_requested:
+                self.train_unet(specs)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _checkpoint_due(self, last: float) -> bool:
+        return time.time() - last >= self.checkpoint_seconds
+
+    def train_vae(self, images: np.ndarray) -> None:
+        """Phase 2: the autoencoder on random half-width crops, L1 + KL."""
+        import torch
+        import torch.nn.functional as F
+
+        recipe = self.recipe
+        self.vae.train()
+        last_save = time.time()
+        started, losses = time.time(), []
+        while self.step < recipe.vae_steps and not self.stop_requested:
+            lr = _learning_rate(recipe.vae_lr, self.step, recipe.warmup_steps, recipe.vae_steps)
+            for group in self.vae_optimizer.param_groups:
+                group["lr"] = lr
+            index = np.sort(self.rng.integers(0, len(images), recipe.vae_batch))
+            offsets = self.rng.integers(0, images.shape[2] - recipe.vae_crop + 1, recipe.vae_batch)
+            crops = np.stack([images[i, :, o : o + recipe.vae_crop] for i, o in zip(index, offsets)])
+            x = _pixels_to_tensor(crops)
+            posterior = self.vae.encode(x).latent_dist
+            reconstruction = self.vae.decode(posterior.sample()).sample
+            l1 = F.l1_loss(reconstruction, x)
+            kl = posterior.kl().mean() / posterior.mean[0].numel()
+            loss = l1 + recipe.kl_weight * kl
+            self.vae_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.vae.parameters(), 1.0)
+            self.vae_optimizer.step()
+            self.step += 1
+            losses.append((l1.item(), kl.item()))
+            if self.step % 25 == 0 or self.step == recipe.vae_steps:
+                l1_mean, kl_mean = np.mean(losses, axis=0)
+                rate = len(losses) / (time.time() - started)
+                log(f"vae step {self.step}/{recipe.vae_steps} l1 {l1_mean:.4f} kl {kl_mean:.3f} lr {lr:.2e} {rate:.2f} steps/s")
+                self._metrics(l1=float(l1_mean), kl=float(kl_mean), lr=lr, steps_per_s=rate)
+                started, losses = time.time(), []
+            if self._checkpoint_due(last_save):
+                self.save_checkpoint()
+                last_save = time.time()
+        if self.step >= recipe.vae_steps:
+            self.phase, self.step = "latents", 0
+        self.save_checkpoint()
+
+    def latents_path(self) -> Path:
+        return self.workdir / "latents.npz"
+
+    def encode_latents(self, images: np.ndarray, batch: int = 32) -> None:
+        """Phase 3: encode every clip once; set the scaling factor; cache mean and std in ``latents.npz``."""
+        import torch
+
+        self.vae.eval()
+        means, stds = [], []
+        started = time.time()
+        with torch.no_grad():
+            for start in range(0, len(images), batch):
+                posterior = self.vae.encode(_pixels_to_tensor(images[start : start + batch])).latent_dist
+                means.append(posterior.mean.numpy())
+                stds.append(posterior.std.numpy())
+        mean, std = np.concatenate(means), np.concatenate(stds)
+        # Stable Diffusion scales latents to unit variance so the noise schedule's signal-to-noise ratios hold.
+        spread = float(np.sqrt(np.mean(mean**2 + std**2) - np.mean(mean) ** 2))
+        self.scaling_factor = 1.0 / spread
+        temporary = self.workdir / f".latents.{os.getpid()}.part.npz"
+        np.savez(temporary, mean=mean.astype(np.float32), std=std.astype(np.float32))
+        os.replace(temporary, self.latents_path())
+        reconstruction_error = self.reconstruction_error(images[: min(len(images), 64)])
+        log(
+            f"encoded {len(images)} clips in {time.time() - started:.0f} s: latent std {spread:.3f}, scaling factor "
+            f"{self.scaling_factor:.4f}, reconstruction L1 {reconstruction_error:.4f} (pixels in [-1, 1])"
+        )
+        self._metrics(scaling_factor=self.scaling_factor, reconstruction_l1=reconstruction_error)
+        self.phase, self.step = "unet", 0
+        self.save_checkpoint()
+
+    def reconstruction_error(self, images: np.ndarray) -> float:
+        """Mean absolute error of the autoencoder on full images (pixels in [-1, 1]), using the latent means."""
+        import torch
+
+        with torch.no_grad():
+            x = _pixels_to_tensor(images)
+            y = self.vae.decode(self.vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)
+        return float((y - x).abs().mean())
+
+    def encode_captions(self, captions: list[str], text_encoder=None) -> "torch.Tensor":
+        """Text-encoder hidden states ``(b, 77, width)`` for ``captions``, as StableDiffusionPipeline computes them."""
+        ids = self.tokenizer(
+            captions, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
+            return_tensors="pt",
+        ).input_ids
+        return (text_encoder or self.text_encoder)(ids)[0]
+
+    def train_unet(self, specs: list[ClipSpec]) -> None:
+        """Phase 4: UNet and text encoder on cached latents with v-prediction; EMA of both."""
+        import torch
+        import torch.nn.functional as F
+
+        recipe = self.recipe
+        cached = np.load(self.latents_path())
+        latent_mean, latent_std = cached["mean"], cached["std"]
+        self.unet.train()
+        self.text_encoder.train()
+        parameters = list(self.unet.parameters()) + list(self.text_encoder.parameters())
+        last_save = time.time()
+        last_run = [time.time()] * len(self.periodic_tasks)
+        started, losses = time.time(), []
+        while self.step < recipe.unet_steps and not self.stop_requested:
+            lr = _learning_rate(recipe.unet_lr, self.step, recipe.warmup_steps, None)
+            for group in self.unet_optimizer.param_groups:
+                group["lr"] = lr
+            index = self.rng.integers(0, len(specs), recipe.unet_batch)
+            captions = [
+                "" if self.caption_rng.random() < recipe.caption_dropout else caption_for(specs[i], self.caption_rng)
+                for i in index
+            ]
+            mean = torch.from_numpy(latent_mean[index])
+            std = torch.from_numpy(latent_std[index])
+            latents = (mean + std * torch.randn_like(mean)) * self.scaling_factor
+            noise = torch.randn_like(latents)
+            timesteps = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(index),))
+            noisy = self.scheduler.add_noise(latents, noise, timesteps)
+            target = self.scheduler.get_velocity(latents, noise, timesteps)
+            prediction = self.unet(noisy, timesteps, self.encode_captions(captions)).sample
+            loss = F.mse_loss(prediction, target)
+            self.unet_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            self.unet_optimizer.step()
+            self.unet_ema.update(self.unet, self.step)
+            self.text_ema.update(self.text_encoder, self.step)
+            self.step += 1
+            losses.append(loss.item())
+            if self.step % 25 == 0 or self.step == recipe.unet_steps:
+                rate = len(losses) / (time.time() - started)
+                log(f"unet step {self.step}/{recipe.unet_steps} loss {np.mean(losses):.4f} lr {lr:.2e} {rate:.2f} steps/s")
+                self._metrics(loss=float(np.mean(losses)), lr=lr, steps_per_s=rate)
+                started, losses = time.time(), []
+            if self._checkpoint_due(last_save):
+                self.save_checkpoint()
+                last_save = time.time()
+            for number, (interval, task) in enumerate(self.periodic_tasks):
+                if time.time() - last_run[number] >= interval:
+                    task()
+                    last_run[number] = time.time()
+        if self.step >= recipe.unet_steps:
+            self.phase = "done"
+        self.save_checkpoint()
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Output
+
+    def diffusers_pipeline(self):
+        """A :class:`~diffusers.StableDiffusionPipeline` of the current weights (EMA for UNet and text encoder)."""
+        from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
+
+        vae = copy.deepcopy(self.vae).eval()
+        vae.register_to_config(scaling_factor=self.scaling_factor)
+        sampler = DPMSolverMultistepScheduler.from_config(self.scheduler.config, algorithm_type="dpmsolver++")
+        return StableDiffusionPipeline(
+            vae=vae,
+            text_encoder=copy.deepcopy(self.text_ema.module).eval(),
+            tokenizer=self.tokenizer,
+            unet=copy.deepcopy(self.unet_ema.module).eval(),
+            scheduler=sampler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+
+    def preview(self, prompts: T.Sequence[str] = PREVIEW_PROMPTS, seed: int = 0) -> Path:
+        """Draw ``prompts`` with the EMA weights into ``previews/unet-<step>.png`` (one image per row)."""
+        import torch
+        from PIL import Image
+
+        pipeline = self.diffusers_pipeline()
+        pipeline.set_progress_bar_config(disable=True)
+        rng_state = torch.get_rng_state()
+        rows = []
+        for prompt in prompts:
+            generator = torch.Generator().manual_seed(seed)
+            image = pipeline(
+                prompt, height=TINY_PARAMS.num_frequencies, width=IMAGE_WIDTH, num_inference_steps=SAMPLING_DEFAULTS["default_steps"],
+                guidance_scale=SAMPLING_DEFAULTS["guidance"], generator=generator,
+            ).images[0]
+            rows.append(np.asarray(image.convert("L")))
+        # Sampling must not change the training run's random stream (resume has to reproduce it exactly).
+        torch.set_rng_state(rng_state)
+        folder = self.workdir / "previews"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"unet-{self.step:06d}.png"
+        Image.fromarray(np.concatenate(rows)).save(path)
+        log(f"preview: {path}")
+        return path
+
+
+def export_pipeline(trainer: Trainer, out: str | os.PathLike) -> Path:
+    """Write the trainer's pipeline (EMA weights) to ``out`` in the diffusers layout, replacing it atomically.
+
+    Besides what ``save_pretrained`` writes (safetensors weights, configs, the tokenizer), the folder gets
+    ``spectrogram_params.json`` (read by :func:`riffnb.load_pipeline`) and ``riffnb.json`` (parameters, sampling
+    defaults and how far the model was trained).
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.part")
+    shutil.rmtree(temporary, ignore_errors=True)
+    trainer.diffusers_pipeline().save_pretrained(temporary, safe_serialization=True)
+    params = dataclasses.asdict(TINY_PARAMS)
+    (temporary / PARAMS_FILE).write_text(json.dumps(params, indent=2) + "\n")
+    settings = {
+        "spectrogram_params": params,
+        **SAMPLING_DEFAULTS,
+        "training": {
+            "phase": trainer.phase,
+            "step": trainer.step,
+            "vae_steps": trainer.recipe.vae_steps,
+            "unet_steps_done": trainer.step if trainer.phase in ("unet", "done") else 0,
+            "train_clips": trainer.recipe.train_clips,
+            "exported_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    }
+    (temporary / RIFFNB_SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    readme = out / "README.md"
+    if readme.is_file():
+        shutil.copy(readme, temporary / "README.md")
+    old = out.with_name(f".{out.name}.{os.getpid()}.old")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(temporary, out)
+    shutil.rmtree(old, ignore_errors=True)
+    log(f"exported {out} (phase {trainer.phase}, step {trainer.step})")
+    return out
+
+
+__all__ = ["FULL_RECIPE", "PREVIEW_PROMPTS", "Recipe", "SMOKE_RECIPE", "Trainer", "export_pipeline"]

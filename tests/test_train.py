@@ -1,0 +1,111 @@
+"""Training the tiny model: the --smoke recipe end to end, resuming, the export, and the shipped model folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import RIFFNB_PYTHON
+
+SHIPPED = Path(__file__).parents[1] / "riffnb" / "models" / "tiny"
+
+
+def train(workdir: Path, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    """Run ``python -m riffnb.train --smoke`` as a learner would; fail with its output if it fails."""
+    result = subprocess.run(
+        [RIFFNB_PYTHON, "-m", "riffnb.train", "--smoke", "--workdir", str(workdir), "--threads", "1", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def load_checkpoint(workdir: Path) -> dict:
+    import torch
+
+    return torch.load(workdir / "checkpoint.pt", map_location="cpu", weights_only=False)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    """One complete smoke training run (4 VAE steps, 4 UNet steps): its work folder."""
+    workdir = tmp_path_factory.mktemp("smoke") / "work"
+    train(workdir)
+    return workdir
+
+
+def test_smoke_training_writes_a_loadable_pipeline(smoke_run):
+    import riffnb
+
+    folder = smoke_run / "pipeline"
+    for part in ("unet", "vae", "text_encoder"):
+        assert list((folder / part).glob("*.safetensors")), part
+        assert not list((folder / part).glob("*.bin"))
+    settings = json.loads((folder / "riffnb.json").read_text())
+    assert settings["spectrogram_params"]["num_frequencies"] == 128
+    assert settings["training"]["phase"] == "done" and settings["training"]["step"] == 4
+    pipe = riffnb.load_pipeline(folder, device="cpu")
+    assert pipe.params.sample_rate == 22050 and pipe.params.step_size_ms == 20
+    assert pipe.pipeline.scheduler.config.timestep_spacing == "trailing"
+    assert pipe.pipeline.scheduler.config.prediction_type == "v_prediction"
+    scaling = pipe.pipeline.vae.config.scaling_factor
+    assert scaling == pytest.approx(load_checkpoint(smoke_run)["scaling_factor"]) and scaling != 1.0
+    clip = pipe.text_to_audio("bossa nova with electric guitar", seed=1, steps=2, width=256, guidance=4.0)
+    assert clip.image.size == (256, 128)
+    assert clip.sample_rate == 22050
+    assert clip.samples.shape[-1] == pytest.approx(22050 * 5.12, rel=0.02)
+    assert np.isfinite(clip.samples).all()
+
+
+def test_smoke_training_logs_falling_or_finite_losses(smoke_run):
+    lines = [json.loads(line) for line in (smoke_run / "metrics.jsonl").read_text().splitlines()]
+    phases = {line["phase"] for line in lines}
+    assert {"vae", "latents", "unet"} <= phases
+    assert all(np.isfinite(line["loss"]) for line in lines if "loss" in line)
+    latents = np.load(smoke_run / "latents.npz")
+    assert latents["mean"].shape == (24, 4, 16, 32)
+
+
+def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(smoke_run, tmp_path):
+    import torch
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    # The corpus is deterministic (tested in test_corpus.py); reuse the rendered one to save time.
+    shutil.copytree(smoke_run / "corpus-train", workdir / "corpus-train")
+    first = train(workdir, "--unet-steps", "2")
+    assert "stopped at phase done, step 2" in first.stdout
+    halfway = load_checkpoint(workdir)
+    assert halfway["phase"] == "done" and halfway["step"] == 2
+    second = train(workdir, "--unet-steps", "4")
+    assert "resuming" in second.stdout and "phase done, step 2" in second.stdout
+    assert "rendering" not in second.stdout and "vae step" not in second.stdout
+    resumed = load_checkpoint(workdir)
+    straight = load_checkpoint(smoke_run)
+    assert resumed["step"] == straight["step"] == 4
+    # Optimiser moments, EMA and random streams were all restored: the weights equal the uninterrupted run's.
+    for name in ("unet", "unet_ema", "text_encoder", "text_ema"):
+        for key, value in straight[name].items():
+            assert torch.allclose(resumed[name][key], value, atol=1e-6), (name, key)
+    assert not torch.equal(halfway["unet_ema"]["conv_in.weight"], resumed["unet_ema"]["conv_in.weight"])
+
+
+def test_export_only_rewrites_the_pipeline_from_the_checkpoint(smoke_run, tmp_path):
+    out = tmp_path / "exported"
+    train(smoke_run, "--export-only", "--out", str(out))
+    assert (out / "model_index.json").is_file() and (out / "spectrogram_params.json").is_file()
+    assert not list(tmp_path.glob(".*part"))
+
+
+def test_full_size_model_fits_the_30_mb_budget():
+    from riffnb.train.models import FULL, make_text_encoder, make_unet, make_vae, parameter_count
+
+    total = sum(parameter_count(m) for m in (make_vae(FULL), make_unet(FULL), make_text_encoder(1200, FULL)))
+    assert total * 4 < 29e6
