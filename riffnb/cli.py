@@ -10,7 +10,10 @@ before any work, written atomically, and never replace an existing file without 
 
 Adding a subcommand: write ``register_<name>(subparsers)`` that calls :func:`add_command` (which wires up
 ``--overwrite`` and the output check) and adds its arguments, keep heavy imports (torch, diffusers) inside its run
-function so that ``riffnb --help`` stays fast, and list it in :data:`SUBCOMMANDS`.
+function so that ``riffnb --help`` stays fast, and list it in :data:`SUBCOMMANDS`. The helpers below the commands
+(:func:`audio_output`, :func:`image_output`, :func:`check_folder`, :func:`save_spectrogram_image`,
+:func:`add_reconstruction_options`, :func:`reconstruction_options`, :func:`about_input`, :func:`timer`) are
+there for subcommands in other modules too.
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ def register_audio_to_image(subparsers: argparse._SubParsersAction) -> None:
         "audio-to-image",
         run_audio_to_image,
         help="turn an audio file into Riffusion's spectrogram image (with its parameters in EXIF)",
-        outputs=lambda args: [_image_output(args.image)],
+        outputs=lambda args: [image_output(args.image)],
     )
     parser.add_argument("audio", help="input audio file (WAV, FLAC, OGG or MP3)")
     parser.add_argument("image", help="output image (.png; .jpg is lossy)")
@@ -129,9 +132,9 @@ def run_audio_to_image(args: argparse.Namespace) -> None:
     # Imported once the input is known to be good: a bad file is reported without waiting for scipy.
     from .spectrogram import image_from_audio
 
-    with _timer() as elapsed, _about(args.audio):
+    with timer() as elapsed, about_input(args.audio):
         image = image_from_audio(samples, sample_rate, params)
-    _save_image(image, args.image, args.overwrite)
+    save_spectrogram_image(image, args.image, args.overwrite)
     print(f"wrote {args.image}: {image.width}x{image.height} image of {samples.shape[-1] / sample_rate:.2f} s "
           f"of audio ({elapsed():.2f} s)")
 
@@ -145,13 +148,13 @@ def register_image_to_audio(subparsers: argparse._SubParsersAction) -> None:
         "image-to-audio",
         run_image_to_audio,
         help="turn a spectrogram image back into audio (parameters from its EXIF)",
-        outputs=lambda args: [_audio_output(args.audio)],
+        outputs=lambda args: [audio_output(args.audio)],
         description="Turn a spectrogram image back into audio: decode the 8-bit image with the parameters in its "
         "EXIF (Riffusion's defaults where none are stored), invert the mel scale, rebuild the phase.",
     )
     parser.add_argument("image", help="input spectrogram image (PNG or JPEG)")
-    parser.add_argument("audio", help=f"output audio file ({_audio_suffixes()})")
-    _add_reconstruction_options(parser)
+    parser.add_argument("audio", help=f"output audio file ({audio_suffixes()})")
+    add_reconstruction_options(parser)
 
 
 def run_image_to_audio(args: argparse.Namespace) -> None:
@@ -160,17 +163,17 @@ def run_image_to_audio(args: argparse.Namespace) -> None:
 
     image = load_image(args.image)
     check_spectrogram_image(image, params_from_image(image))
-    options = _reconstruction(args)
+    options = reconstruction_options(args)
     from .spectrogram import audio_from_image
 
-    with _timer() as elapsed, _about(args.image):
+    with timer() as elapsed, about_input(args.image):
         samples, sample_rate = audio_from_image(image, normalize=not args.no_normalize, **options)
     save_audio(args.audio, samples, sample_rate, overwrite=args.overwrite)
     print(f"wrote {args.audio}: {samples.shape[-1] / sample_rate:.2f} s at {sample_rate} Hz, "
           f"{samples.shape[0]} channel(s) ({elapsed():.2f} s)")
 
 
-def _add_reconstruction_options(parser: argparse.ArgumentParser) -> None:
+def add_reconstruction_options(parser: argparse.ArgumentParser) -> None:
     # Choices are checked when the command runs: importing riffnb.phase here would slow down every --help.
     group = parser.add_argument_group("phase reconstruction (riffnb.phase.reconstruct_audio; defaults there)")
     group.add_argument("--n-iter", type=int, help="iterations of the phase reconstruction")
@@ -181,7 +184,7 @@ def _add_reconstruction_options(parser: argparse.ArgumentParser) -> None:
                         "output normalisation (-12 dBFS RMS, then peaks at -0.1 dBFS)")
 
 
-def _reconstruction(args: argparse.Namespace) -> dict[str, T.Any]:
+def reconstruction_options(args: argparse.Namespace) -> dict[str, T.Any]:
     """The phase reconstruction options given on the command line (the rest keep riffnb.phase's defaults)."""
     from .phase import ALGORITHMS, INITS
 
@@ -223,7 +226,7 @@ def register_sample_clips(subparsers: argparse._SubParsersAction) -> None:
         "sample-clips",
         run_sample_clips,
         help="cut clips from long audio, at random starts (default) or consecutively",
-        outputs=lambda args: _check_folder(args.output_dir),
+        outputs=lambda args: check_folder(args.output_dir),
         description="Cut clips from long audio, as Riffusion's sample-clips does: --num-clips clips at random "
         "starts, or with --consecutive the whole file in order. Files are named "
         "clip_<i>_start_<ms>_ms_duration_<ms>_ms.<extension>.",
@@ -283,13 +286,13 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         run_demo,
         help="synthesize a clip, turn it into a spectrogram image and back, and report the quality",
-        outputs=lambda args: _check_folder(args.output_dir) + tuple(_demo_paths(args)),
+        outputs=lambda args: check_folder(args.output_dir) + tuple(_demo_paths(args)),
         description="Synthesize a short music clip, write it as demo.wav, its Riffusion spectrogram image as "
         "demo.png, and the audio rebuilt from that image as reconstructed.wav; print timings and the mel spectral "
         "convergence of the reconstruction.",
     )
     parser.add_argument("output_dir", nargs="?", default="riffnb-demo", help="output folder (default: ./riffnb-demo)")
-    _add_reconstruction_options(parser)
+    add_reconstruction_options(parser)
 
 
 _DEMO_FILES = ("demo.wav", "demo.png", "reconstructed.wav")
@@ -304,22 +307,22 @@ def run_demo(args: argparse.Namespace) -> None:
     from .spectrogram import audio_from_image, image_from_audio, spectrogram_from_audio
     from .synth import render_demo_clip
 
-    options = _reconstruction(args)
+    options = reconstruction_options(args)
     original_path, image_path, reconstructed_path = _demo_paths(args)
     params = SpectrogramParams()
     sample_rate = params.sample_rate
-    with _timer() as elapsed:
+    with timer() as elapsed:
         samples = render_demo_clip(sample_rate=sample_rate)
     save_audio(original_path, samples, sample_rate, overwrite=args.overwrite)
     print(f"wrote {original_path}: {samples.shape[-1] / sample_rate:.2f} s of synthesized music at {sample_rate} Hz "
           f"(synthesis: {elapsed():.2f} s)")
 
-    with _timer() as elapsed:
+    with timer() as elapsed:
         image = image_from_audio(samples, sample_rate, params)
-    _save_image(image, image_path, args.overwrite)
+    save_spectrogram_image(image, image_path, args.overwrite)
     print(f"wrote {image_path}: {image.width}x{image.height} spectrogram image (STFT, mel, 8-bit: {elapsed():.2f} s)")
 
-    with _timer() as elapsed:
+    with timer() as elapsed:
         reconstructed, reconstructed_rate = audio_from_image(image, normalize=not args.no_normalize, **options)
     save_audio(reconstructed_path, reconstructed, reconstructed_rate, overwrite=args.overwrite)
     print(f"wrote {reconstructed_path}: audio rebuilt from the image "
@@ -347,31 +350,35 @@ def _gain_matched_convergence(reference, estimate) -> float:
     return float(spectral_convergence(reference, gain * estimate))
 
 
-# helpers -------------------------------------------------------------------------------------------------------
+# helpers for subcommands (here and in other modules) -----------------------------------------------------------
 
 
-def _image_output(path: str) -> str:
+def image_output(path: str) -> str:
+    """``path`` if riffnb can write a spectrogram image there (.png, .jpg), else a :class:`RiffnbError`."""
     if os.path.splitext(path)[1].lower() not in _IMAGE_SUFFIXES:
         raise RiffnbError(f"cannot write an image named {path!r}; use .png (or .jpg, which is lossy)")
     return path
 
 
-def _audio_output(path: str) -> str:
+def audio_output(path: str) -> str:
+    """``path`` if its suffix names an audio format :func:`riffnb.audio.save_audio` writes, else an error."""
     audio_format_for(path)
     return path
 
 
-def _audio_suffixes() -> str:
+def audio_suffixes() -> str:
+    """The audio suffixes riffnb writes, for help texts: ".wav, .flac, .ogg, .mp3"."""
     return ", ".join("." + suffix for suffix in AUDIO_FORMATS)
 
 
-def _check_folder(path: str) -> tuple[str, ...]:
+def check_folder(path: str) -> tuple[str, ...]:
+    """Refuse an output folder that is a file; returns no paths, so it can start an ``outputs`` function's list."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise RiffnbError(f"{path} exists and is not a folder; give an output folder")
     return ()
 
 
-def _save_image(image, path: str, overwrite: bool) -> None:
+def save_spectrogram_image(image, path: str, overwrite: bool) -> None:
     """Write a spectrogram image with its EXIF (riffnb.image.save_image), creating its folder if missing."""
     from .image import save_image
 
@@ -380,7 +387,7 @@ def _save_image(image, path: str, overwrite: bool) -> None:
 
 
 @contextlib.contextmanager
-def _about(path: str) -> T.Iterator[None]:
+def about_input(path: str) -> T.Iterator[None]:
     """Name the input file in errors about its content (too short, too few columns, ...)."""
     try:
         yield
@@ -391,7 +398,7 @@ def _about(path: str) -> T.Iterator[None]:
 
 
 @contextlib.contextmanager
-def _timer() -> T.Iterator[T.Callable[[], float]]:
+def timer() -> T.Iterator[T.Callable[[], float]]:
     """Yields a function giving the seconds the block took (frozen when the block ends)."""
     start = time.perf_counter()
     end: list[float] = []
