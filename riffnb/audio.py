@@ -293,7 +293,7 @@ def save_audio(
     >>> import tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "noise.wav")
     >>> save_audio(path, np.random.default_rng(0).uniform(-0.5, 0.5, (2, 4410)), 44100)
-    >>> save_audio(path, np.zeros(10), 44100)
+    >>> save_audio(path, np.zeros(10), 44100)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     riffnb.errors.OutputExistsError: ... already exists; pass --overwrite (overwrite=True) to replace it
