@@ -277,6 +277,8 @@ def _sos(kind: str, cutoff: T.Union[float, tuple[float, float]], sample_rate: in
     """Butterworth sections with cutoffs kept safely below Nyquist, so every sample rate works."""
     nyquist = sample_rate / 2
     edges = np.clip(np.asarray(cutoff, dtype=float), 10.0, 0.95 * nyquist)
+    if edges.size == 2 and edges[0] >= 0.8 * edges[1]:
+        edges[0] = 0.8 * edges[1]  # a band squeezed against Nyquist at a low sample rate keeps some width
     return scipy.signal.butter(order, edges, btype=kind, fs=sample_rate, output="sos")
 
 
@@ -561,8 +563,6 @@ def _amplifier(signal, sample_rate, settings):
 def _bass_amp(signal, sample_rate, settings):
     return _filter("lowpass", signal, 2500, sample_rate)
 
-
-_PITCHED_ROLES = ("chords", "arpeggio", "melody", "pad", "bass")
 
 INSTRUMENTS: dict[str, Instrument] = {
     i.name: i
@@ -991,9 +991,9 @@ STYLES: dict[str, Style] = {
                 "drums": _drum_grid({51: [(0, 0.7), (1, 0.8), (1.5, 0.5), (2, 0.7), (3, 0.8), (3.5, 0.5)],
                                      44: [(1, 0.6), (3, 0.6)], 36: _every(1, 4, 0.25)}, 4),
                 "bass": _walking_bass,
-                # Charleston rhythm with rootless voicings: the bass has the root.
+                # Charleston rhythm, then a push into the next chord, in rootless voicings (the bass has the root).
                 "chords": lambda ctx: _comp(ctx, [(0, 0.8, 0.6), (1.5, 0.4, 0.55), (4.5, 0.4, 0.55),
-                                                  (6, 0.8, 0.6)], 8, voicing="rootless"),
+                                                  (7.5, 0.9, 0.65)], 8, voicing="rootless", anticipate=True),
                 "arpeggio": lambda ctx: _arpeggio(ctx, 0.5, (0, 1, 2, 3, 4, 3, 2, 1)),
                 "melody": lambda ctx: _melody(ctx, [(i * 0.5, 0.45, 0.7 if i % 2 else 0.6) for i in range(7)]
                                               + [(3.5, 1.0, 0.7)], 4),
