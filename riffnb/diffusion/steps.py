@@ -180,8 +180,9 @@ def _fit_images(height: int, width: int, count: int, device, dtype) -> "torch.Te
 def preview_projection(pipe: "RiffusionPipeline") -> "torch.Tensor":
     """The ``(channels + 1, 3)`` linear map from a latent pixel (and 1) to RGB in [-1, 1], fitted to this VAE.
 
-    Least squares between the latents of a few synthetic images and their VAE decodings averaged over each 8x8
-    block. Computed once per pipeline (a fraction of a second for SD's VAE) and cached on it.
+    Least squares between latents (of a few synthetic images, and unit Gaussian noise like the early steps') and
+    their VAE decodings averaged over each 8x8 block. Computed once per pipeline (a fraction of a second for SD's
+    VAE on a GPU, about a second on a CPU) and cached on it.
     """
     import torch
 
@@ -189,13 +190,16 @@ def preview_projection(pipe: "RiffusionPipeline") -> "torch.Tensor":
     if cached is not None:
         return cached
     vae = pipe.pipeline.vae
-    factor = pipe.pipeline.vae_scale_factor
+    factor, scale = pipe.pipeline.vae_scale_factor, vae.config.scaling_factor
     images = _fit_images(8 * factor, 16 * factor, 8, pipe.device, pipe.dtype)
     with torch.no_grad():
-        latents = vae.encode(images).latent_dist.mean
-        decoded = vae.decode(latents, return_dict=False)[0]
+        encoded = vae.encode(images).latent_dist.mean * scale
+        # Early steps show mostly noise: fit on unit Gaussian latents too, not only on latents of images.
+        noise = torch.randn(encoded.shape, generator=torch.Generator().manual_seed(0)).to(encoded)
+        latents = torch.cat([encoded, noise])
+        decoded = vae.decode(latents / scale, return_dict=False)[0]
     target = torch.nn.functional.avg_pool2d(decoded.float(), factor)
-    x = latents.float().permute(0, 2, 3, 1).reshape(-1, latents.shape[1]) * vae.config.scaling_factor
+    x = latents.float().permute(0, 2, 3, 1).reshape(-1, latents.shape[1])
     x = torch.cat([x, torch.ones(len(x), 1, device=x.device)], dim=1)
     y = target.permute(0, 2, 3, 1).reshape(-1, 3)
     projection = torch.linalg.lstsq(x.cpu(), y.cpu()).solution
