@@ -336,18 +336,27 @@ class StftOperator:
         padded *= self.inverse_window_sum
         return padded[..., self.pad : self.pad + self.length].copy()
 
-    def next_phase_factor(self, rebuilt: np.ndarray, previous: np.ndarray | None, momentum: float) -> np.ndarray:
-        """The phase (unit complex) of ``rebuilt - momentum / (1 + momentum) * previous``; 0 where that is 0.
+    def apply_phase(self, magnitude: np.ndarray, rebuilt: np.ndarray, previous: np.ndarray | None,
+                    momentum: float) -> np.ndarray:
+        """``magnitude`` with the phase of ``rebuilt - momentum / (1 + momentum) * previous`` (0 where that is 0).
 
-        Fast Griffin-Lim's update as librosa and torchaudio write it (``previous=None``: plain Griffin-Lim).
+        Fast Griffin-Lim's update as librosa and torchaudio write it (``previous=None``: plain Griffin-Lim's
+        magnitude projection), fused into one compiled pass.
         """
         _jit_kernels()
         beta = 0.0 if previous is None else momentum / (1 + momentum)
-        rebuilt = np.ascontiguousarray(np.swapaxes(rebuilt, -1, -2), dtype=np.complex64)
-        previous = rebuilt if previous is None else np.ascontiguousarray(np.swapaxes(previous, -1, -2), dtype=np.complex64)
+        magnitude, rebuilt = _frames_major(magnitude, np.float32), _frames_major(rebuilt, np.complex64)
+        previous = rebuilt if previous is None else _frames_major(previous, np.complex64)
         out = np.empty_like(rebuilt)
-        _unit_direction(rebuilt.reshape(-1), previous.reshape(-1), np.float32(beta), out.reshape(-1))
+        _apply_phase(magnitude.reshape(-1), rebuilt.reshape(-1), previous.reshape(-1), np.float32(beta),
+                     out.reshape(-1))
         return np.swapaxes(out, -1, -2)
+
+
+def _frames_major(spectrogram: np.ndarray, dtype) -> np.ndarray:
+    """``(..., frames, freq)`` C-contiguous ``dtype`` data of a ``(..., freq, frames)`` array (no copy when it is
+    already stored that way, as everything the operators produce is)."""
+    return np.ascontiguousarray(np.swapaxes(spectrogram, -1, -2), dtype=dtype)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -372,13 +381,14 @@ def _integrate_from_loudest(log_magnitude, time_step, bin_step, floor, n_levels,
     """
     n_frames, n_bins = log_magnitude.shape
     flat = log_magnitude.ravel()
+    # Flat indices: a time neighbour is n_bins away, a frequency neighbour 1 away. int32 keeps the working set small.
+    steps_in_time, steps_in_bins, out = time_step.ravel(), bin_step.ravel(), phase.ravel()
     size = flat.size
-    top_value = flat.max()
-    scale = (n_levels - 1) / max(top_value - floor, 1e-12)
-    level = np.empty(size, dtype=np.int64)
+    scale = (n_levels - 1) / max(flat.max() - floor, 1e-12)
+    level = np.empty(size, dtype=np.int32)
     counts = np.zeros(n_levels + 1, dtype=np.int64)
     for i in range(size):
-        level[i] = int((flat[i] - floor) * scale) if flat[i] > floor else -1
+        level[i] = np.int32((flat[i] - floor) * scale) if flat[i] > floor else -1
         counts[level[i] + 1] += 1
     # Counting sort, loudest level first: the order in which islands are seeded.
     starts = np.empty(n_levels + 1, dtype=np.int64)
@@ -386,21 +396,20 @@ def _integrate_from_loudest(log_magnitude, time_step, bin_step, floor, n_levels,
     for bucket in range(n_levels, -1, -1):
         starts[bucket] = position
         position += counts[bucket]
-    order = np.empty(size, dtype=np.int64)
+    order = np.empty(size, dtype=np.int32)
     for i in range(size):
         order[starts[level[i] + 1]] = i
         starts[level[i] + 1] += 1
     done = level < 0
-    head = np.full(n_levels, -1, dtype=np.int64)
-    below = np.empty(size, dtype=np.int64)  # the next bin down each level's stack
-    for seed in order:
-        if level[seed] < 0:
-            break
+    head = np.full(n_levels, -1, dtype=np.int32)
+    below = np.empty(size, dtype=np.int32)  # the next bin down each level's stack
+    for rank in range(size - counts[0]):
+        seed = order[rank]
         if done[seed]:
             continue
         # A new island: its loudest bin's phase is arbitrary (zero); everything reachable follows from it.
         done[seed] = True
-        phase[seed // n_bins, seed % n_bins] = 0.0
+        out[seed] = 0.0
         head[level[seed]] = seed
         below[seed] = -1
         top, queued = level[seed], 1
@@ -410,47 +419,52 @@ def _integrate_from_loudest(log_magnitude, time_step, bin_step, floor, n_levels,
             index = head[top]
             head[top] = below[index]
             queued -= 1
-            t, k = index // n_bins, index % n_bins
-            here = phase[t, k]
-            # Trapezoidal rule towards each unfinished neighbour, which then joins the queue.
-            for neighbour in (index + n_bins, index - n_bins, index + 1, index - 1):
-                if neighbour == index + n_bins:
-                    if t + 1 >= n_frames:
-                        continue
-                    step = 0.5 * (time_step[t, k] + time_step[t + 1, k])
-                elif neighbour == index - n_bins:
-                    if t == 0:
-                        continue
-                    step = -0.5 * (time_step[t, k] + time_step[t - 1, k])
-                elif neighbour == index + 1:
-                    if k + 1 >= n_bins:
-                        continue
-                    step = 0.5 * (bin_step[t, k] + bin_step[t, k + 1])
-                else:
-                    if k == 0:
-                        continue
-                    step = -0.5 * (bin_step[t, k] + bin_step[t, k - 1])
-                if done[neighbour]:
-                    continue
+            here, k = out[index], index % n_bins
+            # Trapezoidal rule towards each unfinished neighbour (later, earlier, higher, lower), which then
+            # joins the queue. Written out four times: a loop over neighbours costs numba twice the time.
+            neighbour = index + n_bins
+            if neighbour < size and not done[neighbour]:
                 done[neighbour] = True
-                phase[neighbour // n_bins, neighbour % n_bins] = here + step
-                bucket = level[neighbour]
-                below[neighbour] = head[bucket]
-                head[bucket] = neighbour
-                queued += 1
-                if bucket > top:
-                    top = bucket
+                out[neighbour] = here + 0.5 * (steps_in_time[index] + steps_in_time[neighbour])
+                below[neighbour], head[level[neighbour]] = head[level[neighbour]], neighbour
+                queued, top = queued + 1, max(top, level[neighbour])
+            neighbour = index - n_bins
+            if neighbour >= 0 and not done[neighbour]:
+                done[neighbour] = True
+                out[neighbour] = here - 0.5 * (steps_in_time[index] + steps_in_time[neighbour])
+                below[neighbour], head[level[neighbour]] = head[level[neighbour]], neighbour
+                queued, top = queued + 1, max(top, level[neighbour])
+            neighbour = index + 1
+            if k + 1 < n_bins and not done[neighbour]:
+                done[neighbour] = True
+                out[neighbour] = here + 0.5 * (steps_in_bins[index] + steps_in_bins[neighbour])
+                below[neighbour], head[level[neighbour]] = head[level[neighbour]], neighbour
+                queued, top = queued + 1, max(top, level[neighbour])
+            neighbour = index - 1
+            if k > 0 and not done[neighbour]:
+                done[neighbour] = True
+                out[neighbour] = here - 0.5 * (steps_in_bins[index] + steps_in_bins[neighbour])
+                below[neighbour], head[level[neighbour]] = head[level[neighbour]], neighbour
+                queued, top = queued + 1, max(top, level[neighbour])
 
 
-def _unit_direction(rebuilt, previous, beta, out):
-    """``out = d / |d|`` with ``d = rebuilt - beta * previous``, all 1-D complex64: one pass instead of numpy's five."""
+def _apply_phase(magnitude, rebuilt, previous, beta, out):
+    """``out = magnitude * d / |d|`` with ``d = rebuilt - beta * previous`` (0 where ``d`` is 0).
+
+    Flat float32 magnitude and complex64 arrays seen as interleaved float32 pairs: one pass where numpy needs six
+    (scale, subtract, abs, add, divide, multiply), each with its own temporary.
+    """
+    pairs_rebuilt, pairs_previous, pairs_out = rebuilt.view(np.float32), previous.view(np.float32), out.view(np.float32)
     tiny = np.float32(_TINY)
-    for i in range(rebuilt.size):
-        d = rebuilt[i] - beta * previous[i]
-        out[i] = d * (np.float32(1.0) / (np.sqrt(d.real * d.real + d.imag * d.imag) + tiny))
+    for i in range(magnitude.size):
+        real = pairs_rebuilt[2 * i] - beta * pairs_previous[2 * i]
+        imag = pairs_rebuilt[2 * i + 1] - beta * pairs_previous[2 * i + 1]
+        gain = magnitude[i] / (np.sqrt(real * real + imag * imag) + tiny)
+        pairs_out[2 * i] = real * gain
+        pairs_out[2 * i + 1] = imag * gain
 
 
-_KERNELS = ("_integrate_from_loudest", "_unit_direction")
+_KERNELS = ("_integrate_from_loudest", "_apply_phase")
 _kernels_compiled = False
 
 
@@ -540,18 +554,19 @@ def pghi_phase(
 # Griffin-Lim iterations (numpy arrays or torch tensors alike: only operators and the StftOperator's methods)
 
 
-def griffin_lim_step(magnitude, phase_factor, previous=None, *, operator, momentum: float = 0.99):
-    """One (fast) Griffin-Lim iteration: ``(next_phase_factor, rebuilt, samples)``.
+def griffin_lim_step(magnitude, estimate, previous=None, *, operator, momentum: float = 0.99):
+    """One (fast) Griffin-Lim iteration: ``(next_estimate, rebuilt, samples)``.
 
-    ``samples`` is the signal the current phase makes (``operator.inverse(magnitude * phase_factor)``) and
-    ``rebuilt`` its STFT, the nearest consistent spectrogram; ``spectral_convergence(magnitude, abs(rebuilt))``
-    scores ``samples``. The next phase is that of ``rebuilt - momentum / (1 + momentum) * previous``, where
-    ``previous`` is the last step's ``rebuilt`` (Perraudin et al.'s fast Griffin-Lim written as librosa and
-    torchaudio do, so ``momentum`` means the same as there; ``momentum=0`` or ``previous=None`` is plain
-    Griffin-Lim). Phases travel as unit complex numbers (``phase_factor = exp(1j * phase)``); silent bins get 0.
+    ``estimate`` is the target ``magnitude`` under the current phases (``magnitude * exp(1j * phase)``).
+    ``samples`` is the signal it makes (``operator.inverse(estimate)``) and ``rebuilt`` that signal's STFT, the
+    nearest consistent spectrogram; ``spectral_convergence(magnitude, abs(rebuilt))`` scores ``samples``.
+    ``next_estimate`` is ``magnitude`` under the phase of ``rebuilt - momentum / (1 + momentum) * previous``,
+    where ``previous`` is the last step's ``rebuilt``: Perraudin et al.'s fast Griffin-Lim written as librosa and
+    torchaudio write it, so ``momentum`` means the same as there; ``momentum=0`` or ``previous=None`` is plain
+    Griffin-Lim. Bins where that direction is exactly 0 (silence) get 0, not NaN.
 
     ``operator`` is a :class:`StftOperator` (numpy) or :class:`riffnb.phase_torch.TorchStftOperator` (torch
-    tensors); ``magnitude`` and ``phase_factor`` are ``(..., n_fft // 2 + 1, frames)`` arrays of its kind.
+    tensors); the spectrograms are ``(..., n_fft // 2 + 1, frames)`` arrays of its kind.
 
     Examples
     --------
@@ -559,17 +574,17 @@ def griffin_lim_step(magnitude, phase_factor, previous=None, *, operator, moment
     >>> t = np.arange(22050) / 22050
     >>> S = np.abs(stft(np.sin(2 * np.pi * 440 * t) * t, 1024, 256, 1024)).astype(np.float32)
     >>> op = StftOperator(1024, 256, 1024, n_frames=S.shape[-1])
-    >>> phase_factor, previous = initial_phase_factor(S, "random", seed=0), None
+    >>> estimate, previous = S * initial_phase_factor(S, "random", seed=0), None
     >>> scores = []
     >>> for _ in range(20):
-    ...     phase_factor, previous, samples = griffin_lim_step(S, phase_factor, previous, operator=op)
+    ...     estimate, previous, samples = griffin_lim_step(S, estimate, previous, operator=op)
     ...     scores.append(spectral_convergence(S, np.abs(previous)))
     >>> bool(scores[-1] < scores[0] - 10)
     True
     """
-    samples = operator.inverse(magnitude * phase_factor)
+    samples = operator.inverse(estimate)
     rebuilt = operator.forward(samples)
-    return operator.next_phase_factor(rebuilt, previous, momentum), rebuilt, samples
+    return operator.apply_phase(magnitude, rebuilt, previous, momentum), rebuilt, samples
 
 
 def _convergence(target, estimate) -> float:
@@ -581,8 +596,8 @@ def _convergence(target, estimate) -> float:
     return 10.0 * math.log10(error / reference) if error > 0.0 else -math.inf
 
 
-def griffin_lim(magnitude, phase_factor, *, operator, n_iter: int, momentum: float = 0.99, callback=None):
-    """Run ``n_iter`` :func:`griffin_lim_step` iterations from ``phase_factor``; return the final samples.
+def griffin_lim(magnitude, estimate, *, operator, n_iter: int, momentum: float = 0.99, callback=None):
+    """Run ``n_iter`` :func:`griffin_lim_step` iterations from ``estimate``; return the final samples.
 
     ``callback(iteration, rebuilt, samples, spectral_convergence)`` is called for ``iteration = 0 .. n_iter``: at
     ``iteration`` the signal made after that many phase updates (0: the initial phase; ``n_iter``: the result).
@@ -590,13 +605,13 @@ def griffin_lim(magnitude, phase_factor, *, operator, n_iter: int, momentum: flo
     """
     previous = None
     for iteration in range(n_iter):
-        next_factor, rebuilt, samples = griffin_lim_step(
-            magnitude, phase_factor, previous, operator=operator, momentum=momentum
+        next_estimate, rebuilt, samples = griffin_lim_step(
+            magnitude, estimate, previous, operator=operator, momentum=momentum
         )
         if callback is not None and callback(iteration, rebuilt, samples, _convergence(magnitude, abs(rebuilt))) is False:
             return samples
-        phase_factor, previous = next_factor, rebuilt
-    samples = operator.inverse(magnitude * phase_factor)
+        estimate, previous = next_estimate, rebuilt
+    samples = operator.inverse(estimate)
     if callback is not None:
         rebuilt = operator.forward(samples)
         callback(n_iter, rebuilt, samples, _convergence(magnitude, abs(rebuilt)))
@@ -632,8 +647,11 @@ def initial_phase_factor(magnitude: np.ndarray, init="random", *, seed: int | No
             raise RiffnbError(f"init must be one of {', '.join(map(repr, INITS))} or a phase array, got {init!r}")
     else:
         phase = grid.phase_from(np.asarray(init, dtype=np.float64))
+    # cos and sin straight into the real and imaginary parts: exp(1j * phase) would build two complex128 temporaries.
     factor = np.empty(magnitude.shape[:-2] + magnitude.shape[:-3:-1], dtype=np.complex64)
-    np.exp(1j * np.swapaxes(phase, -1, -2), out=factor, casting="same_kind")
+    frames_major = np.swapaxes(phase, -1, -2)
+    np.cos(frames_major, out=factor.real, casting="same_kind")
+    np.sin(frames_major, out=factor.imag, casting="same_kind")
     return np.swapaxes(factor, -1, -2)
 
 
@@ -844,7 +862,7 @@ def reconstruct_audio(
 
     samples = griffin_lim(
         working,
-        phase_factor,
+        working * phase_factor,
         operator=operator,
         n_iter=int(n_iter),
         momentum=0.0 if algorithm == "gla" else float(momentum),

@@ -27,7 +27,7 @@ class TorchStftOperator:
     """:class:`riffnb.phase.StftOperator` on torch tensors: a centred STFT pair at one size, float32/complex64.
 
     ``forward(samples (..., (n_frames - 1) * hop_length))`` gives ``(..., n_fft // 2 + 1, n_frames)``;
-    ``inverse`` is the least-squares overlap-add; ``next_phase_factor`` is fast Griffin-Lim's phase update.
+    ``inverse`` is the least-squares overlap-add; ``apply_phase`` is fast Griffin-Lim's magnitude projection.
 
     Examples
     --------
@@ -99,7 +99,8 @@ class TorchStftOperator:
         samples = padded[:, self.pad : self.pad + self.length].clone()
         return samples.reshape(self.lead_shape + (self.length,))
 
-    def next_phase_factor(self, rebuilt: torch.Tensor, previous: torch.Tensor | None, momentum: float) -> torch.Tensor:
-        """The phase (unit complex) of ``rebuilt - momentum / (1 + momentum) * previous``; 0 where that is 0."""
+    def apply_phase(self, magnitude: torch.Tensor, rebuilt: torch.Tensor, previous: torch.Tensor | None,
+                    momentum: float) -> torch.Tensor:
+        """``magnitude`` with the phase of ``rebuilt - momentum / (1 + momentum) * previous`` (0 where that is 0)."""
         direction = rebuilt if previous is None or momentum == 0 else rebuilt - (momentum / (1 + momentum)) * previous
-        return direction / (direction.abs() + _TINY)
+        return direction * (magnitude / (direction.abs() + _TINY))

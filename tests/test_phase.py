@@ -239,10 +239,10 @@ def test_griffin_lim_step_by_hand_equals_reconstruct_audio(magnitude):
     working = grid.magnitude_from(magnitude)
     start = np.random.default_rng(3).uniform(-np.pi, np.pi, magnitude.shape)
     op = StftOperator(grid.n_fft, grid.hop_length, grid.win_length, working.shape[-1])
-    phase_factor, previous = initial_phase_factor(working, start, grid=grid), None
+    estimate, previous = working * initial_phase_factor(working, start, grid=grid), None
     for _ in range(3):
-        phase_factor, previous, samples = griffin_lim_step(working, phase_factor, previous, operator=op)
-    by_hand = op.inverse(working * phase_factor)
+        estimate, previous, samples = griffin_lim_step(working, estimate, previous, operator=op)
+    by_hand = op.inverse(estimate)
     captured = []
     reconstruct_audio(magnitude, **RIFFUSION, max_frequency=10000, init=start, n_iter=3, grid=grid,
                       callback=lambda i, estimate, score: captured.append(estimate))
