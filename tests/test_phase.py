@@ -213,8 +213,8 @@ def test_seed_makes_results_reproducible(magnitude):
     common = dict(magnitude=magnitude, **RIFFUSION, max_frequency=10000, n_iter=3, init="random")
     assert np.array_equal(reconstruct_audio(seed=5, **common), reconstruct_audio(seed=5, **common))
     assert not np.allclose(reconstruct_audio(seed=5, **common), reconstruct_audio(seed=6, **common))
-    pghi = dict(common, init="pghi")
-    assert np.array_equal(reconstruct_audio(seed=1, **pghi), reconstruct_audio(seed=1, **pghi))
+    pghi = dict(common, init="pghi")  # deterministic with or without a seed: same image, same audio
+    assert np.array_equal(reconstruct_audio(**pghi), reconstruct_audio(**pghi))
 
 
 @pytest.mark.parametrize("init", ["pghi", "random", "zeros"])
