@@ -26,6 +26,7 @@ import time
 import typing as T
 
 from .audio import AUDIO_FORMATS, audio_format_for, check_output_path, load_audio, save_audio
+from .cli_diffusion import COMMANDS as DIFFUSION_COMMANDS
 from .errors import InvalidAudioError, RiffnbError
 from .params import ExifTags, SpectrogramParams
 
@@ -419,4 +420,5 @@ SUBCOMMANDS: tuple[T.Callable[[argparse._SubParsersAction], None], ...] = (
     register_print_exif,
     register_sample_clips,
     register_demo,
+    *DIFFUSION_COMMANDS,
 )
