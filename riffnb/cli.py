@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="riffnb",
-        description="Riffusion's spectrogram tools: audio <-> mel spectrogram image, clips, and a demo.",
+        description="Riffusion from the command line: audio <-> mel spectrogram images, clips, a demo, and "
+        "text-to-music with the diffusion model.",
         epilog="Run 'riffnb COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"riffnb {__version__}")
