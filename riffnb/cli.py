@@ -31,7 +31,6 @@ from .errors import InvalidAudioError, RiffnbError
 from .params import ExifTags, SpectrogramParams
 
 # What riffnb.image.save_image writes.
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 # SpectrogramParams fields audio-to-image offers: those an image's EXIF stores, so every image the command writes
 # decodes with the parameters it was made with.
@@ -357,8 +356,9 @@ def _gain_matched_convergence(reference, estimate) -> float:
 
 def image_output(path: str) -> str:
     """``path`` if riffnb can write a spectrogram image there (.png, .jpg), else a :class:`RiffnbError`."""
-    if os.path.splitext(path)[1].lower() not in _IMAGE_SUFFIXES:
-        raise RiffnbError(f"cannot write an image named {path!r}; use .png (or .jpg, which is lossy)")
+    from .image import image_format_for
+
+    image_format_for(path)
     return path
 
 

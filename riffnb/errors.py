@@ -9,6 +9,10 @@ class RiffnbError(ValueError):
     """A problem with the user's input or environment that riffnb can explain in one line."""
 
 
+class InvalidParamsError(RiffnbError):
+    """Spectrogram or generation parameters that contradict each other or are out of range."""
+
+
 class InvalidAudioError(RiffnbError):
     """Audio that cannot be used: unreadable, empty, or holding NaN/inf samples."""
 

@@ -13,6 +13,7 @@ import typing as T
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .audio import atomic_output
 from .errors import InvalidImageError
 from .params import ExifTags, SpectrogramParams
 
@@ -118,6 +119,11 @@ def load_image(image: T.Union[Image.Image, str, os.PathLike]) -> Image.Image:
         raise InvalidImageError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InvalidImageError(f"{path}: is a directory, not an image file")
+    if _png_bit_depth(path) == 16:
+        raise InvalidImageError(
+            f"{path}: not a spectrogram image: it is a 16-bit PNG; riffnb reads 8-bit RGB or grayscale images "
+            "(convert it to 8 bits per channel)"
+        )
     try:
         with Image.open(path) as opened:
             opened.load()
@@ -128,26 +134,34 @@ def load_image(image: T.Union[Image.Image, str, os.PathLike]) -> Image.Image:
         raise InvalidImageError(f"{path}: damaged or truncated image ({error})") from None
 
 
+
+def _png_bit_depth(path: str) -> int | None:
+    """Bits per sample from a PNG's header (PIL opens 16-bit RGB PNGs as 8-bit RGB, hiding the lost precision)."""
+    with open(path, "rb") as file:
+        header = file.read(26)
+    if header[:8] != b"\x89PNG\r\n\x1a\n" or header[12:16] != b"IHDR" or len(header) < 26:
+        return None
+    return header[24]
+
+
+#: The image formats riffnb writes, by suffix (JPEG is lossy: fine to look at, not to decode exactly).
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def image_format_for(path: T.Union[str, os.PathLike]) -> str:
+    """The PIL format name for writing ``path`` (by suffix), or :class:`InvalidImageError` naming the choices."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in IMAGE_FORMATS:
+        raise InvalidImageError(f"cannot write an image named {os.fspath(path)!r}; use .png (or .jpg, which is lossy)")
+    return IMAGE_FORMATS[suffix]
+
+
 def save_image(image: Image.Image, path: T.Union[str, os.PathLike], *, overwrite: bool = False) -> None:
     """Write ``image`` as PNG (or JPEG, by suffix) with its EXIF tags, atomically, never over an existing file.
 
     PIL's own ``image.save(path)`` drops EXIF unless given ``exif=image.getexif()``; this keeps Riffusion's tags
-    so the file decodes with the parameters it was made with.
+    so the file decodes with the parameters it was made with. A missing folder is created.
     """
-    from .errors import OutputExistsError
-
-    path = os.fspath(path)
-    if os.path.exists(path) and not overwrite:
-        raise OutputExistsError(f"{path} already exists; choose another name or pass overwrite=True (--overwrite)")
-    suffix = os.path.splitext(path)[1].lower()
-    formats = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
-    if suffix not in formats:
-        raise InvalidImageError(f"{path}: cannot tell the image format from {suffix!r}; use .png or .jpg")
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.part")
-    try:
-        image.save(temporary, format=formats[suffix], exif=image.getexif())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    image_format = image_format_for(path)
+    with atomic_output(path, overwrite) as temporary:
+        image.save(temporary, format=image_format, exif=image.getexif())

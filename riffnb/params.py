@@ -11,7 +11,7 @@ import dataclasses
 import enum
 import typing as T
 
-from .errors import InvalidImageError
+from .errors import InvalidImageError, InvalidParamsError
 
 if T.TYPE_CHECKING:
     from PIL import Image
@@ -83,7 +83,7 @@ class SpectrogramParams:
                 "(check step_size_ms, window_duration_ms, padded_duration_ms)"
             )
         if problems:
-            raise ValueError("invalid SpectrogramParams: " + "; ".join(problems))
+            raise InvalidParamsError("invalid SpectrogramParams: " + "; ".join(problems))
 
     @property
     def n_fft(self) -> int:
@@ -147,7 +147,7 @@ class SpectrogramParams:
         values = {name: cast(exif[tag]) for name, (tag, cast) in fields.items() if tag in exif}
         try:
             return dataclasses.replace(base, **values)
-        except ValueError as error:
+        except InvalidParamsError as error:
             raise InvalidImageError(f"the image's EXIF holds {error}; re-encode it or pass params explicitly") from None
 
 

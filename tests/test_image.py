@@ -112,3 +112,24 @@ def test_save_never_overwrites_unless_told(tmp_path):
     save_image(Image.new("RGB", (2, 2)), target, overwrite=True)
     assert load_image(target).size == (2, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.png"]
+
+
+def png_bytes_rgb16(width, height):
+    """A 16-bit-per-channel RGB PNG, which PIL would open as plain 8-bit RGB."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\x12\x34" * 3 * width for _ in range(height))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_16_bit_rgb_png_is_refused(tmp_path):
+    path = tmp_path / "deep.png"
+    path.write_bytes(png_bytes_rgb16(4, 512))
+    assert Image.open(path).mode == "RGB"  # what PIL alone would let through
+    with pytest.raises(InvalidImageError, match="16-bit"):
+        load_image(path)

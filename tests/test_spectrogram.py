@@ -54,9 +54,15 @@ def test_any_sample_rate_and_channel_count_in(clip):
         (np.zeros(0), "empty"),
         (np.full(44100, np.nan), "NaN"),
         (np.zeros(1000), "at least"),
-        (np.zeros((3, 44100)), "3-channel"),
     ],
 )
 def test_bad_audio_is_explained(samples, message):
     with pytest.raises(InvalidAudioError, match=message):
         spectrogram_from_audio(samples, 44100)
+
+
+def test_three_channels_mix_to_mono_but_not_to_stereo():
+    three = np.random.default_rng(0).normal(0, 0.1, (3, 44100))
+    assert spectrogram_from_audio(three, 44100).shape[0] == 1
+    with pytest.raises(InvalidAudioError, match="3-channel"):
+        spectrogram_from_audio(three, 44100, SpectrogramParams(stereo=True))
