@@ -169,7 +169,7 @@ class EndlessTrack:
 
         track = pipe.endless("lofi beat", seed=3)
         for clip in track.take(4):
-            print(clip.prompt, clip.settings["alpha"])
+            print(clip.prompt, clip.extra["alpha"])
         track.set_prompt("church bells")
         track.take(8)
         track.save("endless.wav")

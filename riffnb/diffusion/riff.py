@@ -16,8 +16,8 @@ keeps the source, 1 starts from (nearly) pure noise. What Riffusion does, and ri
   the text embeddings and the guidance and denoising strengths are interpolated linearly, and the initial noise is
   the spherical interpolation (:func:`slerp`) of the noise of the start seed and the noise of the end seed.
 
-One difference: Riffusion encodes the source with a sample of the VAE's posterior drawn with the start seed (its own
-comment calls the seed pointless); riffnb takes the posterior mean, so ``alpha=1`` gives exactly a riff of the end
+One difference: Riffusion encodes the source with a sample of the VAE's posterior drawn with the start seed (a
+comment there notes the result hardly depends on that seed); riffnb takes the posterior mean, so ``alpha=1`` gives exactly a riff of the end
 prompt with the end seed, and ``strength=0`` gives back the source as the VAE reproduces it.
 """
 
@@ -164,7 +164,7 @@ def img2img_timesteps(scheduler, num_steps: int, strength: float) -> "torch.Tens
     >>> scheduler = DDIMScheduler(steps_offset=1)
     >>> scheduler.set_timesteps(10)
     >>> img2img_timesteps(scheduler, 10, 0.75).tolist()
-    [701, 601, 501, 401, 301, 201, 101, 1]
+    [601, 501, 401, 301, 201, 101, 1]
     """
     run = min(int(num_steps * strength), num_steps)
     begin = (num_steps - run) * scheduler.order

@@ -1,0 +1,104 @@
+"""``riffnb generate``, ``riff``, ``interpolate`` end to end: subprocesses, real files, the tiny model as --model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image
+
+from riffnb.audio import save_audio
+from riffnb.diffusion import seeds
+from riffnb.image import save_image
+from riffnb.params import params_from_image
+
+from test_cli import assert_one_line_error, snapshot
+
+FAST = ["--steps", "2"]
+
+
+@pytest.fixture
+def inputs(tiny_pipe, tmp_path):
+    """A 64-column seed image and 1.1 s of audio at the tiny model's parameters, in ``tmp_path``."""
+    save_image(seeds.seed_image("beat", tiny_pipe.params, width=64), tmp_path / "seed.png")
+    save_audio(tmp_path / "song.wav", *seeds.seed_audio("bossa", tiny_pipe.params, width=110))
+    return tmp_path
+
+
+def test_help_lists_the_diffusion_commands(run_riffnb):
+    top = run_riffnb("--help")
+    assert top.returncode == 0 and all(name in top.stdout for name in ("generate", "riff", "interpolate", "batch"))
+    for name, options in {
+        "generate": ["--output", "--model", "--seed", "--steps", "--guidance", "--negative", "--width", "--scheduler",
+                     "--image", "--overwrite"],
+        "riff": ["--prompt", "--strength", "--mask", "--seed", "--steps", "--model", "--overwrite"],
+        "interpolate": ["--start-prompt", "--end-prompt", "--start-seed", "--end-seed", "--num-clips", "--seed-image"],
+    }.items():
+        result = run_riffnb(name, "--help")
+        assert result.returncode == 0 and all(option in result.stdout for option in options), name
+
+
+def test_generate(run_riffnb, tiny_pipe, tiny_pipeline_dir, tmp_path):
+    result = run_riffnb("generate", "funky jazz piano", "-o", "jazz.wav", "--model", tiny_pipeline_dir, "--seed", "5",
+                        "--width", "64", "--image", "jazz.png", *FAST)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.startswith("wrote jazz.wav: 0.63 s, seed 5, 2 dpm++ steps")
+    samples, rate = soundfile.read(tmp_path / "jazz.wav", always_2d=True)
+    clip = tiny_pipe.text_to_audio("funky jazz piano", seed=5, width=64, steps=2)
+    assert rate == clip.sample_rate and samples.shape == clip.samples.T.shape
+    assert np.abs(samples.T - clip.samples).max() < 1e-4  # the same clip, through 16-bit PCM
+    image = Image.open(tmp_path / "jazz.png")
+    assert image.size == (64, 64) and params_from_image(image).sample_rate == 16000
+
+
+def test_riff_an_audio_file_keeps_its_length(run_riffnb, inputs, tiny_pipeline_dir):
+    result = run_riffnb("riff", "song.wav", "-o", "riffed.flac", "--prompt", "church bells", "--model",
+                        tiny_pipeline_dir, "--seed", "2", "--window-s", "0.64", "--overlap-s", "0.1", *FAST)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "2 window(s), strength 0.55, seed 2" in result.stdout
+    original, rate = soundfile.read(inputs / "song.wav", always_2d=True)
+    riffed, riffed_rate = soundfile.read(inputs / "riffed.flac", always_2d=True)
+    assert riffed_rate == rate and riffed.shape == original.shape
+    assert not np.allclose(riffed, original, atol=0.05)
+
+
+def test_interpolate(run_riffnb, inputs, tiny_pipe, tiny_pipeline_dir):
+    result = run_riffnb("interpolate", "--start-prompt", "jazz", "--end-prompt", "church bells", "--start-seed", "1",
+                        "--end-seed", "2", "--num-clips", "2", "--seed-image", "seed.png", "--crossfade", "0.01",
+                        "-o", "morph.wav", "--model", tiny_pipeline_dir, *FAST)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "2 clips from 'jazz' (seed 1) to 'church bells' (seed 2)" in result.stdout
+    samples, rate = soundfile.read(inputs / "morph.wav", always_2d=True)
+    clip_length = 64 * tiny_pipe.params.hop_length - tiny_pipe.params.hop_length  # 64 columns of audio
+    assert rate == 16000 and samples.shape == (2 * clip_length - round(0.01 * rate), 1)
+
+
+def test_existing_output_is_refused_before_any_work(run_riffnb, inputs, tiny_pipeline_dir):
+    (inputs / "taken.wav").write_bytes(b"precious")
+    before = snapshot(inputs)
+    for args in (
+        ["generate", "jazz", "-o", "taken.wav", "--model", tiny_pipeline_dir],
+        ["riff", "song.wav", "-o", "taken.wav", "--prompt", "x", "--model", tiny_pipeline_dir],
+        ["interpolate", "--start-prompt", "a", "--end-prompt", "b", "-o", "taken.wav", "--model", tiny_pipeline_dir],
+        ["generate", "jazz", "-o", "new.wav", "--image", "seed.png", "--model", tiny_pipeline_dir],
+    ):
+        assert_one_line_error(run_riffnb(*args), "already exists", "--overwrite")
+    assert snapshot(inputs) == before
+
+
+def test_bad_model_and_missing_or_bad_inputs_are_one_line_errors(run_riffnb, inputs, tmp_path):
+    (tmp_path / "not-a-model").mkdir()
+    before = snapshot(inputs)
+    assert_one_line_error(run_riffnb("generate", "jazz", "-o", "out.wav", "--model", "not-a-model"),
+                          "not-a-model", "not a diffusers pipeline folder")
+    assert_one_line_error(run_riffnb("riff", "missing.wav", "-o", "out.wav", "--prompt", "x"),
+                          "missing.wav: no such file")
+    assert_one_line_error(run_riffnb("interpolate", "--start-prompt", "a", "--end-prompt", "b", "--seed-image",
+                                     "nowhere.png", "-o", "out.wav"), "nowhere.png")
+    assert_one_line_error(run_riffnb("interpolate", "--start-prompt", "a", "--end-prompt", "b", "--num-clips", "0",
+                                     "-o", "out.wav"), "num_clips")
+    (inputs / "broken.png").write_text("not an image")
+    assert_one_line_error(run_riffnb("riff", "broken.png", "-o", "out.wav", "--prompt", "x"), "broken.png")
+    assert_one_line_error(run_riffnb("generate", "jazz", "-o", "out.xyz"), ".xyz")
+    assert snapshot(inputs) == {**before, "broken.png": snapshot(inputs)["broken.png"]}
+    assert not (inputs / "out.wav").exists()

@@ -1,0 +1,135 @@
+"""Batch generation from Riffusion's JSON batch format: parsing, clear errors, and a real run on the tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from riffnb.diffusion.batch import Batch, BatchEntry, BatchFormatError, BatchParams, load_batch, output_names, run_batch
+from riffnb.errors import OutputExistsError
+
+# The example on Riffusion's text-to-audio batch page, trailing comma and all.
+RIFFUSION_EXAMPLE = """
+{
+  "params": {
+    "checkpoint": "riffusion/riffusion-model-v1",
+    "scheduler": "DPMSolverMultistepScheduler",
+    "num_inference_steps": 50,
+    "guidance": 7.0,
+    "width": 512,
+  },
+  "entries": [
+    {
+      "prompt": "Church bells",
+      "seed": 42
+    },
+    {
+      "prompt": "electronic beats",
+      "negative_prompt": "drums",
+      "seed": 100
+    },
+    {
+      "prompt": "classical violin concerto",
+      "seed": 4
+    }
+  ]
+}
+"""
+
+
+def test_riffusions_own_example_parses(tmp_path):
+    path = tmp_path / "batch.json"
+    path.write_text(RIFFUSION_EXAMPLE)
+    batch = load_batch(path)
+    assert batch.params == (BatchParams("params[0]", "riffusion/riffusion-model-v1", "dpm++", 50, 7.0, 512),)
+    assert batch.entries == (
+        BatchEntry("Church bells", 42),
+        BatchEntry("electronic beats", 100, "drums"),
+        BatchEntry("classical violin concerto", 4),
+    )
+    assert load_batch(RIFFUSION_EXAMPLE) == batch == load_batch(str(path))
+
+
+def test_lists_of_params_defaults_and_round_trip():
+    batch = load_batch({
+        "params": [{"name": "fast", "num_inference_steps": 10, "scheduler": "EulerAncestralDiscreteScheduler"},
+                   {"scheduler": "pndm", "guidance": 3}],
+        "entries": [{"prompt": "a, \"quoted\" ,]"}],
+    })
+    assert [p.name for p in batch.params] == ["fast", "params[1]"]
+    assert [p.scheduler for p in batch.params] == ["euler_a", "pndm"]
+    assert batch.params[1].guidance == 3.0 and batch.params[1].num_inference_steps == 50
+    assert batch.entries == (BatchEntry('a, "quoted" ,]', 42, None),)
+    assert load_batch(batch.to_json()) == batch
+    assert load_batch(json.dumps(batch.to_json())) == batch
+
+
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ("{ not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"entries": []}', "'entries' must be a non-empty list"),
+        ('{"params": {}}', "'entries' must be a non-empty list"),
+        ('{"entries": [{"promt": "bells"}]}', "entries[0] has unknown key 'promt'"),
+        ('{"entries": [{"seed": 1}]}', 'entries[0] needs a "prompt" string'),
+        ('{"entries": [{"prompt": "a", "seed": -3}]}', "entries[0].seed must be a whole number"),
+        ('{"entries": [{"prompt": "a", "seed": 1.5}]}', "entries[0].seed must be a whole number"),
+        ('{"entries": [{"prompt": "a", "negative_prompt": 7}]}', "entries[0].negative_prompt must be a string"),
+        ('{"params": {"width": 500}, "entries": [{"prompt": "a"}]}', "params[0].width must be a positive multiple of 8"),
+        ('{"params": {"num_inference_steps": 0}, "entries": [{"prompt": "a"}]}', "num_inference_steps"),
+        ('{"params": {"guidance": "x"}, "entries": [{"prompt": "a"}]}', "params[0].guidance must be a number"),
+        ('{"params": {"scheduler": "Magic"}, "entries": [{"prompt": "a"}]}', "unknown scheduler 'Magic'"),
+        ('{"params": [], "entries": [{"prompt": "a"}]}', "'params' is an empty list"),
+        ('{"params": {}, "entries": [{"prompt": "a"}], "extra": 1}', "unknown top-level key 'extra'"),
+    ],
+)
+def test_invalid_batches_are_one_line_errors(data, fragment):
+    with pytest.raises(BatchFormatError) as raised:
+        load_batch(data)
+    message = str(raised.value)
+    assert fragment in message and "\n" not in message
+
+
+def test_missing_batch_file(tmp_path):
+    with pytest.raises(BatchFormatError, match="no such batch file"):
+        load_batch(tmp_path / "nope.json")
+
+
+def test_output_names_are_unique_per_entry_seed_and_params():
+    batch = Batch((BatchParams("a"), BatchParams("b")), (BatchEntry("Church bells!", 5), BatchEntry("Church bells!", 5)))
+    names = output_names(batch, num_seeds=2)
+    assert len(names) == len({stem for *_, stem in names}) == 8
+    assert names[0] == (0, 0, 5, "000_Church_bells_seed5_p0")
+    assert names[3] == (0, 1, 6, "000_Church_bells_seed6_p1")
+
+
+def test_run_writes_every_clip_and_an_index(tiny_pipe, tiny_pipeline_dir, tmp_path):
+    data = {
+        "params": [{"num_inference_steps": 2, "width": 64},
+                   {"name": "own model", "checkpoint": str(tiny_pipeline_dir), "num_inference_steps": 2,
+                    "width": 64, "scheduler": "DDIMScheduler"}],
+        "entries": [{"prompt": "church bells", "negative_prompt": "piano", "seed": 3}],
+    }
+    seen = []
+    results = run_batch(data, tiny_pipe, output_dir=tmp_path / "out",
+                        callback=lambda done, total, clip: seen.append((done, total)))
+    assert seen == [(1, 2), (2, 2)]
+    assert [(r.entry_index, r.params_index, r.seed) for r in results] == [(0, 0, 3), (0, 1, 3)]
+    assert results[0].clip.scheduler == "dpm++" and results[1].clip.scheduler == "ddim"
+    assert results[1].clip.negative_prompt == "piano" and results[0].clip.image.size == (64, 64)
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert index["entries"][0]["negative_prompt"] == "piano" and len(index["results"]) == 2
+    for result, listed in zip(results, index["results"]):
+        assert (tmp_path / "out" / listed["audio_path"]).is_file() and (tmp_path / "out" / listed["image_path"]).is_file()
+        assert listed["seed"] == result.seed
+    # The same entry, seed and settings give the same clip whichever way it is made.
+    direct = tiny_pipe.text_to_audio("church bells", negative_prompt="piano", seed=3, steps=2, width=64)
+    assert np.array_equal(direct.samples, results[0].clip.samples)
+
+    before = {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir()}
+    with pytest.raises(OutputExistsError):
+        run_batch(data, tiny_pipe, output_dir=tmp_path / "out")
+    assert {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir()} == before
