@@ -45,7 +45,12 @@ class TorchStftOperator:
                  device=None):
         from .errors import RiffnbError
 
-        self.device = default_device() if device is None else torch.device(device)
+        try:
+            self.device = default_device() if device is None else torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise RiffnbError(f"device {device!r} is not a torch device ({error}); pass e.g. 'cpu' or 'cuda'") from None
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise RiffnbError("device 'cuda' asked for, but torch sees no GPU; pass device='cpu' or drop device")
         self.n_fft, self.hop_length, self.win_length, self.n_frames = n_fft, hop_length, win_length, n_frames
         self.lead_shape = tuple(lead_shape)
         self.length = (n_frames - 1) * hop_length

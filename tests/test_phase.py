@@ -294,6 +294,7 @@ def test_torch_backend_calls_back_with_tensors(magnitude):
         (dict(callback=3), "callable"),
         (dict(backend="jax"), "backend"),
         (dict(device="cpu"), "backend='torch'"),
+        (dict(backend="torch", device="abacus"), "not a torch device"),
         (dict(grid="tiny"), "grid"),
         (dict(max_frequency=30000), "max_frequency"),
         (dict(win_length=20000), "win_length"),
