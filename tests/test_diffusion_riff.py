@@ -215,10 +215,15 @@ def test_audio_to_audio_keeps_the_length_and_riffs_every_window(tiny_pipe):
     samples = seeds.seed_audio("bossa", tiny_pipe.params, width=150)[0]  # 1.5 s
     windows = split_clips(samples, sample_rate, 0.64, 0.1)
     seen = []
+    # Moving from one prompt to another along the song, as the page's "interpolate" option does.
+    end = riffing.PromptInput("church bells", 4, denoising=0.55)
     riffed = tiny_pipe.riff_audio((samples, sample_rate), "jazz", seed=4, steps=2, window_s=0.64, overlap_s=0.1,
-                                  callback=lambda index, total, clip: seen.append((index, total)))
+                                  end=end, callback=lambda index, total, clip: seen.append((index, total)))
     assert riffed.samples.shape == samples.shape and riffed.sample_rate == sample_rate
     assert len(riffed.clips) == len(windows) == 3 and seen == [(0, 3), (1, 3), (2, 3)]
     assert all(clip.extra["strength"] == 0.55 and clip.seed == 4 for clip in riffed.clips)
+    assert [clip.extra["alpha"] for clip in riffed.clips] == [0.0, 0.5, 1.0]
+    assert [clip.prompt for clip in riffed.clips] == ["jazz", "jazz", "church bells"]
+    assert [clip.extra["window_start_s"] for clip in riffed.clips] == [window.start / sample_rate for window in windows]
     assert 20 * np.log10(np.abs(riffed.samples).max()) == pytest.approx(-0.1, abs=0.01)  # levelled once
     assert not np.allclose(riffed.samples, samples, atol=0.05)

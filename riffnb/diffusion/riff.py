@@ -470,7 +470,8 @@ def riff_audio(
     end = end if end is not None else start
     if window_s <= overlap_s or overlap_s < 0:
         raise RiffnbError(f"need 0 <= overlap_s < window_s, got window {window_s} s and overlap {overlap_s} s")
-    count = len(split_clips(samples, sample_rate, window_s, overlap_s))
+    windows = split_clips(samples, sample_rate, window_s, overlap_s)
+    count = len(windows)
     alphas = np.linspace(0.0, 1.0, count) if count > 1 else np.zeros(1)
     clips: list = []
 
@@ -480,7 +481,7 @@ def riff_audio(
             pipe, start, end, alpha, (window, sample_rate), mask=mask, steps=steps, scheduler=scheduler,
             normalize=False, mode="riff_audio",
         )
-        clip.extra.update(window=len(clips), window_start_s=len(clips) * (window_s - overlap_s))
+        clip.extra.update(window=len(clips), window_start_s=windows[len(clips)].start / sample_rate)
         clips.append(clip)
         if callback is not None:
             callback(len(clips) - 1, count, clip)
