@@ -57,6 +57,25 @@ def test_slerp_falls_back_to_lerp_for_nearly_parallel_vectors():
     assert not torch.equal(slerp(0.5, a, c), lerp(0.5, a.double(), c.double()).float())
 
 
+def riffusion_slerp(t, v0, v1, dot_threshold=0.9995):
+    """Riffusion's slerp (riffusion/util/torch_util.py), transcribed: numpy, on the whole tensor."""
+    v0, v1 = v0.numpy(), v1.numpy()
+    dot = np.sum(v0 * v1 / (np.linalg.norm(v0) * np.linalg.norm(v1)))
+    if np.abs(dot) > dot_threshold:
+        return torch.from_numpy((1 - t) * v0 + t * v1)
+    theta_0 = np.arccos(dot)
+    theta_t = theta_0 * t
+    return torch.from_numpy(np.sin(theta_0 - theta_t) / np.sin(theta_0) * v0 + np.sin(theta_t) / np.sin(theta_0) * v1)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.25, 0.5, 0.9, 1.0])
+def test_slerp_matches_riffusions(alpha):
+    a, b = noises(3, 4)
+    assert torch.allclose(slerp(alpha, a, b), riffusion_slerp(alpha, a, b).float(), atol=1e-5)
+    near = a + 1e-3 * b
+    assert torch.allclose(slerp(alpha, a, near), riffusion_slerp(alpha, a, near).float(), atol=1e-6)
+
+
 def test_alphas_are_evenly_spaced_from_zero_to_one():
     assert interpolation_alphas(5) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert interpolation_alphas(1) == [0.0] and interpolation_alphas(2) == [0.0, 1.0]

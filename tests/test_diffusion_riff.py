@@ -119,6 +119,22 @@ def test_mask_is_downsampled_tiled_and_inverted(tiny_pipe, source_latents):
     assert latent[0, 0, 0, 0] == pytest.approx(1 - 128 / 255)
 
 
+def riffusion_preprocess_mask(mask, scale_factor=8):
+    """Riffusion's preprocess_mask (riffusion_pipeline.py), transcribed."""
+    mask = mask.convert("L")
+    w, h = mask.size
+    w, h = w - w % 32, h - h % 32
+    mask = mask.resize((w // scale_factor, h // scale_factor), resample=Image.NEAREST)
+    mask_np = np.tile(np.array(mask).astype(np.float32) / 255.0, (4, 1, 1))[None]
+    return torch.from_numpy(1 - mask_np)
+
+
+def test_mask_preprocessing_matches_riffusions(tiny_pipe, source_latents):
+    rng = np.random.default_rng(0)
+    mask = Image.fromarray(rng.integers(0, 256, (TINY_HEIGHT, 64, 3), dtype=np.uint8))
+    assert torch.equal(riffing.latent_mask(tiny_pipe, mask, source_latents), riffusion_preprocess_mask(mask))
+
+
 def test_mask_keeps_black_and_repaints_white(tiny_pipe, source, source_latents, riffs):
     mask = np.zeros((TINY_HEIGHT, 64), np.uint8)
     mask[:, 32:] = 255  # repaint the second half of the clip
