@@ -545,13 +545,14 @@ def pghi_phase(
             continue
         # Clamping at the tolerance keeps log(0) out of the differences next to silent bins.
         floor = math.log(tolerance * peak)
-        log_magnitude = np.log(np.maximum(slice_magnitude.astype(np.float64), tolerance * peak))
+        # C order (whatever the caller's layout) keeps the kernel to one compiled signature with flat indexing.
+        log_magnitude = np.log(np.maximum(np.ascontiguousarray(slice_magnitude, dtype=np.float64), tolerance * peak))
         along_time, along_bins = np.gradient(log_magnitude) if min(log_magnitude.shape) > 1 else (
             np.zeros_like(log_magnitude), np.zeros_like(log_magnitude))
         # Per hop: hop * ((n_fft / lambda) dlog/dk + 2 pi k / n_fft); per bin: -(lambda / (hop n_fft)) dlog/dt.
         time_step = hop_length * (n_fft / lam * along_bins + 2 * np.pi * bins / n_fft)
         bin_step = -lam / (hop_length * n_fft) * along_time
-        _integrate_from_loudest(np.ascontiguousarray(log_magnitude), time_step, bin_step, floor, _PGHI_LEVELS, phase[index])
+        _integrate_from_loudest(log_magnitude, time_step, bin_step, floor, _PGHI_LEVELS, phase[index])
     # Refer the phases (so far relative to each frame's centre) to the start of the FFT buffer.
     phase -= _centre_phase(bins, n_fft, win_length)
     return np.swapaxes(phase.reshape(magnitude.shape[:-2] + magnitude.shape[:-3:-1]), -1, -2)
@@ -615,8 +616,9 @@ def griffin_lim(magnitude, estimate, *, operator, n_iter: int, momentum: float =
         next_estimate, rebuilt, samples = griffin_lim_step(
             magnitude, estimate, previous, operator=operator, momentum=momentum
         )
-        if callback is not None and callback(iteration, rebuilt, samples, _convergence(magnitude, abs(rebuilt))) is False:
-            return samples
+        if callback is not None:
+            if callback(iteration, rebuilt, samples, _convergence(magnitude, abs(rebuilt))) is False:
+                return samples
         estimate, previous = next_estimate, rebuilt
     samples = operator.inverse(estimate)
     if callback is not None:
