@@ -159,3 +159,22 @@ def test_tokenizer_survives_save_and_load(tokenizer, tmp_path):
     assert again(prompt).input_ids == tokenizer(prompt).input_ids
     assert again.model_max_length == 77
     assert len(again) < 2000
+
+
+def test_an_interrupted_build_resumes_and_matches_a_straight_build(tmp_path):
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_first_chunk(done, total):
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        build_corpus(tmp_path / "resumed", "eval", 40, corpus_seed=5, progress=stop_after_first_chunk)
+    assert (tmp_path / "resumed.part" / "progress.json").is_file()
+    seen = []
+    build_corpus(tmp_path / "resumed", "eval", 40, corpus_seed=5, progress=lambda done, total: seen.append(done))
+    assert seen == [40]  # only the second chunk (clips 32-39) was rendered again
+    build_corpus(tmp_path / "straight", "eval", 40, corpus_seed=5)
+    assert np.array_equal(load_corpus(tmp_path / "resumed")[0], load_corpus(tmp_path / "straight")[0])
+    # Building again is a no-op that recognises the finished corpus.
+    assert build_corpus(tmp_path / "straight", "eval", 40, corpus_seed=5) == tmp_path / "straight"

@@ -151,43 +151,56 @@ def build_corpus(
 ) -> Path:
     """Render ``count`` clips of ``split`` into ``folder`` (``images.npy`` + ``specs.json``); return the folder.
 
-    Written to a temporary folder and renamed when complete, so an interrupted build leaves nothing half-written.
-    An existing complete corpus with the same specs is kept as it is.
+    Clips are rendered into ``<folder>.part`` and the folder appears only when complete. An interrupted build
+    resumes from the last finished chunk of 32 clips (``progress.json`` records it), so a killed training run
+    loses at most a few seconds of rendering. An existing complete corpus with the same specs is kept as it is.
     """
     folder = Path(folder)
     specs = corpus_specs(split, count, corpus_seed)
-    spec_dicts = [spec.to_dict() for spec in specs]
+    # Through JSON and back, so that comparisons with specs.json see lists where the dataclasses hold tuples.
+    spec_dicts = json.loads(json.dumps([spec.to_dict() for spec in specs]))
     if (folder / "specs.json").is_file() and (folder / "images.npy").is_file():
         if json.loads((folder / "specs.json").read_text()) == spec_dicts:
             return folder
         raise FileExistsError(f"{folder} holds a different corpus; delete it or choose another folder")
-    temporary = folder.with_name(folder.name + f".{os.getpid()}.part")
-    shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir(parents=True)
-    images = np.lib.format.open_memmap(
-        temporary / "images.npy", mode="w+", dtype=np.uint8, shape=(count, TINY_PARAMS.num_frequencies, IMAGE_WIDTH)
-    )
-    chunk = 32
-    chunks = [spec_dicts[start : start + chunk] for start in range(0, count, chunk)]
+    temporary = folder.with_name(folder.name + ".part")
+    shape = (count, TINY_PARAMS.num_frequencies, IMAGE_WIDTH)
     done = 0
+    resumable = (temporary / "progress.json").is_file() and (temporary / "specs.json").is_file()
+    if resumable and json.loads((temporary / "specs.json").read_text()) == spec_dicts:
+        images = np.lib.format.open_memmap(temporary / "images.npy", mode="r+")
+        if images.shape == shape:
+            done = json.loads((temporary / "progress.json").read_text())["done"]
+    if done == 0:
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir(parents=True)
+        (temporary / "specs.json").write_text(json.dumps(spec_dicts))
+        images = np.lib.format.open_memmap(temporary / "images.npy", mode="w+", dtype=np.uint8, shape=shape)
+
+    def record(start: int, block: np.ndarray) -> None:
+        nonlocal done
+        images[start : start + len(block)] = block
+        images.flush()
+        done = start + len(block)
+        marker = temporary / "progress.json.tmp"
+        marker.write_text(json.dumps({"done": done}))
+        os.replace(marker, temporary / "progress.json")
+        if progress:
+            progress(done, count)
+
+    chunk = 32
+    starts = list(range(done, count, chunk))
+    chunks = [spec_dicts[start : start + chunk] for start in starts]
     if workers > 1:
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for start, block in zip(range(0, count, chunk), pool.map(_render_chunk, chunks)):
-                images[start : start + len(block)] = block
-                done += len(block)
-                if progress:
-                    progress(done, count)
+            for start, block in zip(starts, pool.map(_render_chunk, chunks)):
+                record(start, block)
     else:
-        for start, specs_chunk in zip(range(0, count, chunk), chunks):
-            block = _render_chunk(specs_chunk)
-            images[start : start + len(block)] = block
-            done += len(block)
-            if progress:
-                progress(done, count)
-    images.flush()
+        for start, specs_chunk in zip(starts, chunks):
+            record(start, _render_chunk(specs_chunk))
     del images
-    (temporary / "specs.json").write_text(json.dumps(spec_dicts))
+    (temporary / "progress.json").unlink()
     if folder.exists():
         shutil.rmtree(folder)
     os.replace(temporary, folder)

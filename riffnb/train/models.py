@@ -29,7 +29,7 @@ if T.TYPE_CHECKING:
 class ModelSizes:
     """Channel widths and depths of the three networks."""
 
-    vae_channels: tuple[int, ...] = (16, 32, 64, 64)
+    vae_channels: tuple[int, ...] = (8, 16, 32, 64)
     vae_groups: int = 8
     latent_channels: int = 4
     unet_channels: tuple[int, ...] = (48, 96, 128)

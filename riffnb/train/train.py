@@ -34,6 +34,8 @@ import os
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import time
 import typing as T
 from pathlib import Path
@@ -69,10 +71,10 @@ class Recipe:
     """
 
     sizes: ModelSizes = FULL
-    train_clips: int = 6000
+    train_clips: int = 2400
     corpus_seed: int = 0
-    vae_steps: int = 1800
-    vae_batch: int = 16
+    vae_steps: int = 1000
+    vae_batch: int = 8
     vae_crop: int = 128
     vae_lr: float = 5e-4
     kl_weight: float = 1e-5
@@ -166,6 +168,10 @@ class Trainer:
         How often (during the UNet phase) to draw :data:`PREVIEW_PROMPTS` into ``previews/``; 0 turns it off.
     corpus_workers
         Processes rendering the corpus.
+    overlap_corpus
+        Start training the autoencoder on the clips rendered so far while a separate process renders the rest
+        (more throughput on a busy machine). The autoencoder phase then depends on timing, so a resumed run no
+        longer replays it exactly; the other phases still do.
     """
 
     def __init__(
@@ -177,6 +183,7 @@ class Trainer:
         checkpoint_minutes: float = 5.0,
         preview_minutes: float = 0.0,
         corpus_workers: int = 1,
+        overlap_corpus: bool = False,
     ) -> None:
         import torch
 
@@ -185,6 +192,7 @@ class Trainer:
         self.checkpoint_path = self.workdir / "checkpoint.pt"
         self.checkpoint_seconds = checkpoint_minutes * 60
         self.corpus_workers = corpus_workers
+        self.overlap_corpus = overlap_corpus
         self.stop_requested = False
         #: (interval seconds, callable) run during the UNet phase, e.g. exporting the pipeline every half hour.
         self.periodic_tasks: list[tuple[float, T.Callable[[], T.Any]]] = []
@@ -318,13 +326,28 @@ class Trainer:
             log(f"signal {signum}: saving and stopping after this step")
             self.stop_requested = True
 
+        folder = self.workdir / "corpus-train"
+        renderer = None
+        if self.overlap_corpus and self.phase == "vae" and not (folder / "specs.json").is_file():
+            renderer = self._start_rendering(folder)
+            images, available = self._partial_corpus(folder, renderer)
+        else:
+            # The corpus build resumes by itself after a kill, so stopping politely only matters from here on.
+            images, specs = self.corpus()
+            available = lambda: len(images)  # noqa: E731
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            images, specs = self.corpus()
             if self.phase == "done" and self.step < self.recipe.unet_steps:
                 self.phase = "unet"
             if self.phase == "vae":
-                self.train_vae(images)
+                self.train_vae(images, available)
+            if renderer is not None:
+                if self.stop_requested:
+                    return
+                log("waiting for the corpus to finish rendering")
+                if renderer.wait() != 0:
+                    raise RuntimeError(f"rendering the corpus failed (exit status {renderer.returncode})")
+            images, specs = self.corpus()
             if self.phase == "latents" and not self.stop_requested:
                 self.encode_latents(images)
             if self.phase == "unet" and not self.stop_requested:
@@ -333,11 +356,42 @@ class Trainer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
+    def _start_rendering(self, folder: Path) -> "subprocess.Popen":
+        code = (
+            "import sys\nfrom riffnb.train.corpus import build_corpus\n"
+            "build_corpus(sys.argv[1], 'train', int(sys.argv[2]), int(sys.argv[3]), workers=int(sys.argv[4]))\n"
+        )
+        arguments = [str(folder), str(self.recipe.train_clips), str(self.recipe.corpus_seed), str(self.corpus_workers)]
+        log(f"rendering {self.recipe.train_clips} training clips into {folder} in a separate process")
+        return subprocess.Popen([sys.executable, "-c", code, *arguments])
+
+    def _partial_corpus(self, folder: Path, renderer) -> tuple[np.ndarray, T.Callable[[], int]]:
+        """The images of a corpus being rendered (memory-mapped) and a function giving how many are finished."""
+        part = folder.with_name(folder.name + ".part")
+        minimum = min(self.recipe.train_clips, 4 * self.recipe.vae_batch)
+
+        def available() -> int:
+            try:
+                return json.loads((part / "progress.json").read_text())["done"]
+            except (OSError, ValueError):
+                return self.recipe.train_clips if (folder / "specs.json").is_file() else 0
+
+        while available() < minimum:
+            if renderer.poll() not in (None, 0):
+                raise RuntimeError(f"rendering the corpus failed (exit status {renderer.returncode})")
+            time.sleep(2)
+        source = folder if (folder / "specs.json").is_file() else part
+        # The open memory map stays valid when the renderer renames the folder at the end.
+        return np.load(source / "images.npy", mmap_mode="r"), available
+
     def _checkpoint_due(self, last: float) -> bool:
         return time.time() - last >= self.checkpoint_seconds
 
-    def train_vae(self, images: np.ndarray) -> None:
-        """Phase 2: the autoencoder on random half-width crops, L1 + KL."""
+    def train_vae(self, images: np.ndarray, available: T.Callable[[], int] | None = None) -> None:
+        """Phase 2: the autoencoder on random half-width crops, L1 + KL.
+
+        ``available()`` says how many leading images are ready (all of them unless the corpus is still rendering).
+        """
         import torch
         import torch.nn.functional as F
 
@@ -345,11 +399,14 @@ class Trainer:
         self.vae.train()
         last_save = time.time()
         started, losses = time.time(), []
+        ready = available() if available else len(images)
         while self.step < recipe.vae_steps and not self.stop_requested:
+            if ready < len(images) and self.step % 25 == 0:
+                ready = available()
             lr = _learning_rate(recipe.vae_lr, self.step, recipe.warmup_steps, recipe.vae_steps)
             for group in self.vae_optimizer.param_groups:
                 group["lr"] = lr
-            index = np.sort(self.rng.integers(0, len(images), recipe.vae_batch))
+            index = np.sort(self.rng.integers(0, ready, recipe.vae_batch))
             offsets = self.rng.integers(0, images.shape[2] - recipe.vae_crop + 1, recipe.vae_batch)
             crops = np.stack([images[i, :, o : o + recipe.vae_crop] for i, o in zip(index, offsets)])
             x = _pixels_to_tensor(crops)
@@ -367,7 +424,8 @@ class Trainer:
             if self.step % 25 == 0 or self.step == recipe.vae_steps:
                 l1_mean, kl_mean = np.mean(losses, axis=0)
                 rate = len(losses) / (time.time() - started)
-                log(f"vae step {self.step}/{recipe.vae_steps} l1 {l1_mean:.4f} kl {kl_mean:.3f} lr {lr:.2e} {rate:.2f} steps/s")
+                log(f"vae step {self.step}/{recipe.vae_steps} l1 {l1_mean:.4f} kl {kl_mean:.3f} lr {lr:.2e} "
+                    f"{rate:.2f} steps/s on {ready} clips")
                 self._metrics(l1=float(l1_mean), kl=float(kl_mean), lr=lr, steps_per_s=rate)
                 started, losses = time.time(), []
             if self._checkpoint_due(last_save):

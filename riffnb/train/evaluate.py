@@ -1,0 +1,158 @@
+"""Measuring the tiny model: independent classifiers trained on the corpus generator's audio, never on model output.
+
+Prompt adherence is judged by ear-like features of the *audio* (a generated clip is turned into sound, and that
+sound into a fresh mel image, exactly as a corpus clip is): per-band loudness and its spread over time (timbre and
+pitch range), per-band onset strength (attack), and the autocorrelation of the onset envelope (tempo). A softmax
+regression (:class:`SoftmaxClassifier`, scipy only) per question — which instrument, slow or fast, low or high —
+is trained on clips rendered from held-out seeds (the ``"eval"`` split, never used for training the model) and
+then asked about the model's clips.
+
+Examples
+--------
+>>> specs = [s for s in solo_specs(corpus_specs("eval", 40)) if s.lead in ("drums", "flute")]
+>>> features = np.stack([audio_features(render_spec(s)) for s in specs])
+>>> classifier = SoftmaxClassifier().fit(features, [s.lead for s in specs])
+>>> classifier.accuracy(features, [s.lead for s in specs]) > 0.9
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as T
+
+import numpy as np
+import scipy.optimize
+
+from ..params import SpectrogramParams
+from .captions import ClipSpec
+from .corpus import CLIP_SECONDS, TINY_PARAMS, corpus_specs, image_array, render_spec
+
+#: Onset-envelope autocorrelation lags (image columns, 20 ms each) covering 0.2-2 s: beats from 30 to 300 BPM.
+TEMPO_LAGS = range(10, 101)
+
+
+def solo_specs(specs: T.Iterable[ClipSpec]) -> list[ClipSpec]:
+    """The same clips with the lead instrument alone: what a one-instrument prompt should sound like."""
+    return [dataclasses.replace(spec, instruments=(spec.lead,)) for spec in specs]
+
+
+def image_features(pixels: np.ndarray) -> np.ndarray:
+    """Feature vector of a uint8 spectrogram image ``(bins, columns)`` (low frequencies at the bottom).
+
+    Pixels are turned back into the image's loudness scale (1 = loudest); per-band mean and standard deviation
+    over time, per-band mean onset (positive change from one column to the next, 16 bands), and the normalised
+    autocorrelation of the onset envelope at :data:`TEMPO_LAGS`.
+    """
+    loudness = 1.0 - np.asarray(pixels, dtype=np.float64)[::-1] / 255.0
+    band_mean = loudness.mean(axis=1)
+    band_std = loudness.std(axis=1)
+    rise = np.maximum(np.diff(loudness, axis=1), 0.0)
+    band_onsets = rise.reshape(16, -1, rise.shape[1]).mean(axis=(1, 2))
+    envelope = rise.sum(axis=0)
+    envelope = envelope - envelope.mean()
+    energy = float(envelope @ envelope) or 1.0
+    autocorrelation = np.array([envelope[:-lag] @ envelope[lag:] / energy for lag in TEMPO_LAGS])
+    return np.concatenate([band_mean, band_std, band_onsets * 10, autocorrelation])
+
+
+def audio_features(samples: np.ndarray, params: SpectrogramParams = TINY_PARAMS) -> np.ndarray:
+    """:func:`image_features` of the tiny model's spectrogram image of ``samples`` (at ``params.sample_rate``).
+
+    Audio rebuilt from a 256-column image is a few samples shorter than 5.12 s; it is padded with silence.
+    """
+    samples = np.atleast_2d(samples)
+    missing = int(np.ceil(CLIP_SECONDS * params.sample_rate)) - samples.shape[-1]
+    if missing > 0:
+        samples = np.pad(samples, ((0, 0), (0, missing)))
+    return image_features(image_array(samples, params))
+
+
+class SoftmaxClassifier:
+    """Multinomial logistic regression with L2 regularisation on standardised features (L-BFGS, scipy only)."""
+
+    def __init__(self, l2: float = 1e-2) -> None:
+        self.l2 = l2
+
+    def fit(self, features: np.ndarray, labels: T.Sequence[str]) -> "SoftmaxClassifier":
+        features = np.asarray(features, dtype=np.float64)
+        self.classes = sorted(set(labels))
+        targets = np.array([self.classes.index(label) for label in labels])
+        self.mean = features.mean(axis=0)
+        self.scale = features.std(axis=0) + 1e-6
+        x = np.hstack([(features - self.mean) / self.scale, np.ones((len(features), 1))])
+        onehot = np.eye(len(self.classes))[targets]
+        shape = (x.shape[1], len(self.classes))
+
+        def loss_and_gradient(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            weights = flat.reshape(shape)
+            logits = x @ weights
+            logits -= logits.max(axis=1, keepdims=True)
+            probabilities = np.exp(logits)
+            probabilities /= probabilities.sum(axis=1, keepdims=True)
+            loss = -np.mean(np.log(probabilities[np.arange(len(x)), targets] + 1e-12))
+            loss += 0.5 * self.l2 * float(np.sum(weights[:-1] ** 2))
+            gradient = x.T @ (probabilities - onehot) / len(x)
+            gradient[:-1] += self.l2 * weights[:-1]
+            return loss, gradient.ravel()
+
+        result = scipy.optimize.minimize(loss_and_gradient, np.zeros(np.prod(shape)), jac=True, method="L-BFGS-B",
+                                         options={"maxiter": 500})
+        self.weights = result.x.reshape(shape)
+        return self
+
+    def predict(self, features: np.ndarray) -> list[str]:
+        features = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        x = np.hstack([(features - self.mean) / self.scale, np.ones((len(features), 1))])
+        return [self.classes[i] for i in np.argmax(x @ self.weights, axis=1)]
+
+    def accuracy(self, features: np.ndarray, labels: T.Sequence[str]) -> float:
+        return float(np.mean([a == b for a, b in zip(self.predict(features), labels)]))
+
+
+@dataclasses.dataclass
+class Judges:
+    """The three classifiers and their accuracy on held-out corpus clips (how far to trust them)."""
+
+    instrument: SoftmaxClassifier
+    tempo: SoftmaxClassifier
+    register: SoftmaxClassifier
+    reference_accuracy: dict[str, float]
+
+
+def train_judges(count: int = 900, corpus_seed: int = 0, test_fraction: float = 0.25,
+                 progress: T.Callable[[int, int], None] | None = None) -> Judges:
+    """Train the instrument, tempo and register classifiers on ``count`` solo clips of the eval split.
+
+    The last ``test_fraction`` of the clips is held back to report each classifier's own accuracy on real clips;
+    the returned classifiers are then refitted on all of them.
+    """
+    specs = solo_specs(corpus_specs("eval", count, corpus_seed))
+    features = []
+    for number, spec in enumerate(specs):
+        features.append(audio_features(render_spec(spec)))
+        if progress:
+            progress(number + 1, len(specs))
+    features = np.stack(features)
+    split = int(len(specs) * (1 - test_fraction))
+    questions = {
+        "instrument": (lambda s: s.lead, lambda s: True),
+        "tempo": (lambda s: s.tempo_class, lambda s: s.tempo_class != "medium"),
+        "register": (lambda s: s.register, lambda s: s.register != "mid" and s.lead not in ("bass", "drums")),
+    }
+    judges, accuracy = {}, {}
+    for name, (label_of, used) in questions.items():
+        chosen = np.array([used(spec) for spec in specs])
+        labels = np.array([label_of(spec) for spec in specs], dtype=object)
+        train = chosen.copy()
+        train[split:] = False
+        test = chosen.copy()
+        test[:split] = False
+        accuracy[name] = SoftmaxClassifier().fit(features[train], list(labels[train])).accuracy(
+            features[test], list(labels[test])
+        )
+        judges[name] = SoftmaxClassifier().fit(features[chosen], list(labels[chosen]))
+    return Judges(reference_accuracy=accuracy, **judges)
+
+
+__all__ = ["Judges", "SoftmaxClassifier", "audio_features", "image_features", "solo_specs", "train_judges"]
