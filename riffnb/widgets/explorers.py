@@ -1,0 +1,443 @@
+"""Explorers for the signal-processing half of the course: the STFT, the mel scale and 8-bit image, phase.
+
+Each is a thin view over riffnb's functions (:mod:`riffnb.stft`, :mod:`riffnb.spectrogram`, :mod:`riffnb.phase`,
+:mod:`riffnb.plot`, :mod:`riffnb.display`): sliders choose the arguments, the panel shows and plays the results.
+Everything recomputes when a slider is released (``continuous_update=False``), or when Run is pressed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import typing as T
+
+import ipywidgets as W
+import numpy as np
+
+from ..errors import RiffnbError
+from ..params import SpectrogramParams
+from ._panel import DESCRIPTION_STYLE, Panel, action, figure_html, player_html
+
+if T.TYPE_CHECKING:
+    from ..phase import PhaseEstimate
+
+
+def _source_audio(samples: np.ndarray | None, sample_rate: int) -> np.ndarray:
+    """Mono samples ``(1, n)``: the given audio mixed down, or riffnb's demo clip (5.12 s of bossa nova)."""
+    from ..audio import as_channels, mix_to_channels
+    from ..synth import render_demo_clip
+
+    if samples is None:
+        return render_demo_clip(sample_rate=sample_rate)
+    return mix_to_channels(as_channels(samples), 1)
+
+
+def _slider(kind: type, description: str, value: T.Any, **options: T.Any) -> W.Widget:
+    return kind(value=value, description=description, continuous_update=False, style=DESCRIPTION_STYLE,
+                layout=W.Layout(width="420px"), **options)
+
+
+def _players(*items: tuple[np.ndarray, int, str]) -> str:
+    """Players side by side, levels kept relative to each other (:func:`riffnb.display.play_all`)."""
+    from ..display import play_all
+
+    return play_all(list(items))._repr_html_()
+
+
+def _table(rows: T.Sequence[tuple[str, str]]) -> str:
+    cells = "".join(f"<tr><td style='padding-right: 1em'>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in rows)
+    return f"<table style='font-size: 0.9em'>{cells}</table>"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class STFTExplorer(Panel):
+    """The short-time Fourier transform: window type and length, hop and FFT size, on a spectrogram and by ear.
+
+    A long window resolves close frequencies but smears notes in time; a short one does the opposite. The hop sets
+    how often a frame is taken, and ``n_fft`` (the window zero-padded) only samples the spectrum more finely. The
+    inverse STFT brings the exact audio back whenever the windows overlap enough: listen to it.
+
+    Sizes are in milliseconds, as Riffusion's :class:`~riffnb.params.SpectrogramParams` give them (100 ms window,
+    10 ms hop, 400 ms FFT).
+
+    Examples
+    --------
+    >>> explorer = STFTExplorer()                 # doctest: +SKIP
+    >>> explorer.window_ms.value = 20             # doctest: +SKIP
+    """
+
+    title = "STFT explorer"
+    help = "longer windows sharpen frequency and blur time; listen to the inverse STFT"
+
+    #: (label, scipy window name) choices.
+    WINDOWS = (("Hann", "hann"), ("Hamming", "hamming"), ("Blackman", "blackman"), ("rectangular", "boxcar"),
+               ("triangular", "triang"))
+
+    def __init__(
+        self,
+        samples: np.ndarray | None = None,
+        sample_rate: int = 44100,
+        *,
+        window: str = "hann",
+        window_ms: int = 100,
+        hop_ms: int = 10,
+        n_fft_ms: int = 400,
+        max_frequency: float | None = 10000,
+    ) -> None:
+        super().__init__()
+        self.sample_rate = int(sample_rate)
+        self.samples = _source_audio(samples, self.sample_rate)
+        self.max_frequency = max_frequency
+        self.window = W.Dropdown(options=self.WINDOWS, value=window, description="window", style=DESCRIPTION_STYLE)
+        self.window_ms = _slider(W.IntSlider, "window (ms)", window_ms, min=1, max=400)
+        self.hop_ms = _slider(W.IntSlider, "hop (ms)", hop_ms, min=1, max=200)
+        self.n_fft_ms = _slider(W.IntSlider, "n_fft (ms)", n_fft_ms, min=1, max=800)
+        self.info = W.HTML()
+        self.figure = W.HTML()
+        self.players = W.HTML()
+        #: The last STFT shown, ``(1, n_fft // 2 + 1, frames)`` complex, and the audio its inverse gave.
+        self.spectrum: np.ndarray | None = None
+        self.inverse: np.ndarray | None = None
+        self._control(self.window, self.window_ms, self.hop_ms, self.n_fft_ms)
+        for control in (self.window, self.window_ms, self.hop_ms, self.n_fft_ms):
+            control.observe(lambda change: self.update(), names="value")
+        self._assemble(
+            W.HBox([W.VBox([self.window, self.window_ms, self.hop_ms, self.n_fft_ms]), self.info]),
+            self.figure,
+            self.players,
+        )
+        self.update()
+
+    def params(self) -> SpectrogramParams:
+        """The chosen sizes as SpectrogramParams (which checks hop <= window <= n_fft)."""
+        return SpectrogramParams(
+            sample_rate=self.sample_rate,
+            step_size_ms=self.hop_ms.value,
+            window_duration_ms=self.window_ms.value,
+            padded_duration_ms=self.n_fft_ms.value,
+            max_frequency=min(self.max_frequency or self.sample_rate // 2, self.sample_rate // 2),
+        )
+
+    @action("computing the STFT")
+    def update(self) -> None:
+        """Recompute the STFT and its inverse with the current settings and show them."""
+        from ..plot import plot_spectrogram
+        from ..stft import istft, stft
+
+        params = self.params()
+        window = self.window.value
+        spectrum = stft(self.samples, params.n_fft, params.hop_length, params.win_length, window=window)
+        inverse = istft(spectrum, params.hop_length, params.win_length, params.n_fft, window=window,
+                        length=self.samples.shape[-1])
+        error = np.linalg.norm(inverse - self.samples) / max(np.linalg.norm(self.samples), 1e-30)
+        error_db = 20 * np.log10(max(error, 1e-30))
+        sr = self.sample_rate
+        self.info.value = _table([
+            ("window", f"{params.win_length} samples = {1000 * params.win_length / sr:.1f} ms"),
+            ("hop (time step)", f"{params.hop_length} samples = {1000 * params.hop_length / sr:.1f} ms"),
+            ("n_fft", f"{params.n_fft} samples: bins every {sr / params.n_fft:.2f} Hz"),
+            ("frequency resolution", f"about {sr / params.win_length:.1f} Hz (sample rate / window)"),
+            ("spectrogram", f"{spectrum.shape[-2]} bins x {spectrum.shape[-1]} frames"),
+            ("inverse STFT error", f"{error_db:.1f} dB" + (" (exact)" if error_db < -60 else "")),
+        ])
+        figure = plot_spectrogram(np.abs(spectrum), params, scale="linear", fmax=params.max_frequency,
+                                  title=f"{dict((v, k) for k, v in self.WINDOWS).get(window, window)} window, "
+                                        f"{self.window_ms.value} ms, hop {self.hop_ms.value} ms")
+        self.figure.value = figure_html(figure)
+        self.players.value = _players((self.samples, sr, "original"), (inverse, sr, "inverse STFT"))
+        self.spectrum, self.inverse = spectrum, inverse
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class MelExplorer(Panel):
+    """The mel scale and Riffusion's 8-bit image: filterbank, number of bands, the power curve, quantisation.
+
+    The filterbank pools STFT bins into bands spaced evenly in mels (narrow at low frequencies, wide at high);
+    the image raises the normalised magnitudes to ``power_for_image`` (0.25 lifts quiet detail) and truncates to
+    256 grey levels. Listen to what survives: the audio rebuilt from the image.
+
+    Examples
+    --------
+    >>> explorer = MelExplorer()                  # doctest: +SKIP
+    >>> explorer.num_frequencies.value = 64       # doctest: +SKIP
+    """
+
+    title = "Mel explorer"
+    help = "bands, frequency range and the power curve of Riffusion's 8-bit image; hear the image"
+
+    def __init__(
+        self,
+        samples: np.ndarray | None = None,
+        sample_rate: int | None = None,
+        *,
+        params: SpectrogramParams | None = None,
+        **phase_options: T.Any,
+    ) -> None:
+        super().__init__()
+        self.base_params = params or SpectrogramParams()
+        self.sample_rate = int(sample_rate or self.base_params.sample_rate)
+        self.samples = _source_audio(samples, self.sample_rate)
+        self.phase_options = phase_options
+        p = self.base_params
+        nyquist = p.sample_rate // 2
+        self.num_frequencies = _slider(W.IntSlider, "mel bands", p.num_frequencies, min=8, max=1024, step=8)
+        self.frequency_range = _slider(W.IntRangeSlider, "range (Hz)", (p.min_frequency, p.max_frequency), min=0,
+                                       max=nyquist, step=10)
+        self.mel_scale = W.Dropdown(options=(("HTK (Riffusion)", "htk"), ("Slaney", "slaney")), value=p.mel_scale_type,
+                                    description="mel scale", style=DESCRIPTION_STYLE)
+        self.norm = W.Dropdown(options=(("none (Riffusion)", None), ("Slaney (equal area)", "slaney")),
+                               value=p.mel_scale_norm, description="band norm", style=DESCRIPTION_STYLE)
+        self.power = _slider(W.FloatSlider, "power", p.power_for_image, min=0.05, max=1.0, step=0.05)
+        self.info = W.HTML()
+        self.filterbank_figure = W.HTML()
+        self.curve_figure = W.HTML()
+        self.image_figure = W.HTML()
+        self.players = W.HTML()
+        #: The last image made and the audio rebuilt from it.
+        self.image = None
+        self.reconstruction: np.ndarray | None = None
+        controls = (self.num_frequencies, self.frequency_range, self.mel_scale, self.norm, self.power)
+        self._control(*controls)
+        for control in controls:
+            control.observe(lambda change: self.update(), names="value")
+        self._assemble(
+            W.HBox([W.VBox(list(controls)), self.info]),
+            W.HBox([self.filterbank_figure, self.curve_figure]),
+            self.image_figure,
+            self.players,
+        )
+        self.update()
+
+    def params(self) -> SpectrogramParams:
+        low, high = self.frequency_range.value
+        return dataclasses.replace(
+            self.base_params,
+            num_frequencies=self.num_frequencies.value,
+            min_frequency=low,
+            max_frequency=high,
+            mel_scale_type=self.mel_scale.value,
+            mel_scale_norm=self.norm.value,
+            power_for_image=self.power.value,
+        )
+
+    @action("making the image and hearing it")
+    def update(self) -> None:
+        """Rebuild the filterbank, the image and the audio rebuilt from it with the current settings."""
+        from ..image import spectrogram_from_image
+        from ..params import max_value_from_image
+        from ..phase import spectral_convergence
+        from ..plot import plot_filterbank, plot_image
+        from ..spectrogram import audio_from_image, image_from_audio, spectrogram_from_audio
+
+        params = self.params()
+        mel = spectrogram_from_audio(self.samples, self.sample_rate, params)
+        image = image_from_audio(self.samples, self.sample_rate, params)
+        decoded = spectrogram_from_image(image, params.power_for_image, params.stereo, max_value_from_image(image))
+        levels = len(np.unique(np.asarray(image)[..., 0]))
+        audio, rate = audio_from_image(image, params, **self.phase_options)
+        self.info.value = _table([
+            ("image", f"{image.width} x {image.height} pixels (one row per mel band)"),
+            ("grey levels used", f"{levels} of 256"),
+            ("8-bit quantisation error", f"{spectral_convergence(mel, decoded):.1f} dB (mel spectrogram vs image)"),
+            ("quietest level kept", f"{quietest_level_db(params.power_for_image):.0f} dB below the peak (pixel 254)"),
+        ])
+        self.filterbank_figure.value = figure_html(
+            plot_filterbank(params, every=max(1, params.num_frequencies // 64)), dpi=64)
+        self.curve_figure.value = figure_html(power_curve_figure(params.power_for_image), dpi=64)
+        self.image_figure.value = figure_html(plot_image(image, params, title="the image the model draws"))
+        self.players.value = _players((self.samples, self.sample_rate, "original"),
+                                      (audio, rate, "rebuilt from the image (normalised)"))
+        self.image, self.reconstruction = image, audio
+
+
+def quietest_level_db(power: float) -> float:
+    """How far below the peak (dB) a magnitude can be and still darken a pixel: ``255 * x ** power >= 1``."""
+    return 20 * np.log10(255.0) / power
+
+
+def power_curve_figure(power: float):
+    """Pixel value against level for Riffusion's image encoding, ``255 - int(255 * (|S| / max) ** power)``: the
+    smooth curve and the 8-bit steps it is truncated to, down to a little below the quietest level kept."""
+    from matplotlib.figure import Figure
+
+    level_db = np.linspace(-1.1 * quietest_level_db(power), 0, 2000)
+    scaled = (10 ** (level_db / 20)) ** power * 255
+    figure = Figure(figsize=(4.6, 3.2), layout="constrained")
+    ax = figure.add_subplot()
+    ax.plot(level_db, 255 - scaled, label=f"255 (1 - x^{power:g})", linewidth=1)
+    ax.step(level_db, 255 - np.floor(scaled), where="post", label="8-bit pixel", linewidth=1)
+    ax.set_xlabel("level (dB below the peak)")
+    ax.set_ylabel("pixel value (dark = loud)")
+    ax.set_title(f"power {power:g}: 8-bit levels")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower left", fontsize="small")
+    return figure
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class PhaseExplorer(Panel):
+    """Phase reconstruction, one iteration at a time: Griffin-Lim or fast Griffin-Lim, from PGHI, random or zero
+    phase.
+
+    Run computes every iteration once (through :func:`riffnb.phase.reconstruct_audio`'s callback); then the
+    iteration slider shows each estimate's mel spectrogram next to the target's, where it stands on the
+    spectral-convergence curve, and plays it.
+
+    ``source="image"`` starts from Riffusion's 8-bit image of the audio (mel inversion first: what a generated
+    image goes through); ``"stft"`` from the exact STFT magnitude of the audio.
+
+    Examples
+    --------
+    >>> explorer = PhaseExplorer(n_iter=16)       # doctest: +SKIP
+    >>> explorer.run()                            # doctest: +SKIP
+    >>> explorer.iteration.value = 4              # doctest: +SKIP
+    """
+
+    title = "Phase reconstruction explorer"
+    help = "press Run, then scrub the iterations: see and hear the phase converge"
+
+    SOURCES = (("Riffusion image (mel, 8-bit)", "image"), ("exact STFT magnitude", "stft"))
+    ALGORITHMS = (("fast Griffin-Lim", "fgla"), ("Griffin-Lim", "gla"))
+    INITS = (("PGHI", "pghi"), ("random", "random"), ("zeros", "zeros"))
+
+    def __init__(
+        self,
+        samples: np.ndarray | None = None,
+        sample_rate: int | None = None,
+        *,
+        params: SpectrogramParams | None = None,
+        source: str = "image",
+        algorithm: str = "fgla",
+        init: str = "pghi",
+        n_iter: int = 32,
+        momentum: float = 0.99,
+        seed: int = 0,
+        max_iter: int = 128,
+    ) -> None:
+        super().__init__()
+        self.params = params or SpectrogramParams()
+        self.sample_rate = int(sample_rate or self.params.sample_rate)
+        self.samples = _source_audio(samples, self.sample_rate)
+        self.source = W.Dropdown(options=self.SOURCES, value=source, description="start from",
+                                 style=DESCRIPTION_STYLE)
+        self.algorithm = W.Dropdown(options=self.ALGORITHMS, value=algorithm, description="algorithm",
+                                    style=DESCRIPTION_STYLE)
+        self.init = W.Dropdown(options=self.INITS, value=init, description="initial phase", style=DESCRIPTION_STYLE)
+        self.n_iter = _slider(W.IntSlider, "iterations", n_iter, min=0, max=max_iter)
+        self.momentum = _slider(W.FloatSlider, "momentum", momentum, min=0.0, max=0.999, step=0.01)
+        self.seed = W.IntText(value=seed, description="seed", style=DESCRIPTION_STYLE, layout=W.Layout(width="220px"))
+        self.run_button = W.Button(description="Run", button_style="primary", icon="play",
+                                   tooltip="compute every iteration")
+        self._make_progress(n_iter, width="420px")
+        self.iteration = _slider(W.IntSlider, "show iteration", 0, min=0, max=max(n_iter, 1), disabled=True)
+        self.figure = W.HTML()
+        self.curve = W.HTML()
+        self.players = W.HTML()
+        #: After a run: spectral convergence (dB) of every iteration 0..n_iter (0: the initial phase).
+        self.convergence: list[float] = []
+        self._estimates: list["PhaseEstimate"] = []
+        self._scale = 1.0
+        self._target_mel: np.ndarray | None = None
+        self._control(self.source, self.algorithm, self.init, self.n_iter, self.momentum, self.seed, self.run_button,
+                      self.iteration)
+        self.run_button.on_click(lambda button: self.run())
+        self.iteration.observe(self._on_iteration, names="value")
+        self._assemble(
+            W.HBox([W.VBox([self.source, self.algorithm, self.init]), W.VBox([self.n_iter, self.momentum, self.seed])]),
+            W.HBox([self.run_button, self.progress]),
+            self.iteration,
+            W.HBox([self.figure, self.curve]),
+            self.players,
+        )
+
+    @action("reconstructing the phase")
+    def run(self) -> None:
+        """Run the reconstruction with the current settings, keeping every iteration; then show the last one."""
+        from ..image import spectrogram_from_image
+        from ..params import max_value_from_image
+        from ..phase import reconstruct_audio
+        from ..spectrogram import INT16_SCALE, audio_from_image, image_from_audio, spectrogram_from_audio
+        from ..stft import stft
+
+        n_iter = self.n_iter.value
+        estimates: list["PhaseEstimate"] = []
+        convergence: list[float] = []
+
+        def keep(iteration: int, estimate: "PhaseEstimate", score: float) -> None:
+            # Only the signal is kept: the complex STFT of every iteration would take ten times the memory.
+            estimates.append(dataclasses.replace(estimate, stft=None))
+            convergence.append(float(score))
+            self.progress.value = iteration
+
+        options = dict(algorithm=self.algorithm.value, init=self.init.value, n_iter=n_iter,
+                       momentum=self.momentum.value, seed=self.seed.value, callback=keep)
+        p = self.params
+        with self._tracking(n_iter):
+            if self.source.value == "image":
+                image = image_from_audio(self.samples, self.sample_rate, p)
+                target = spectrogram_from_image(image, p.power_for_image, p.stereo, max_value_from_image(image))
+                audio_from_image(image, p, normalize=False, **options)
+                scale = INT16_SCALE
+            else:
+                from ..audio import resample
+
+                audio = resample(self.samples, self.sample_rate, p.sample_rate)
+                magnitude = np.abs(stft(audio, p.n_fft, p.hop_length, p.win_length))
+                reconstruct_audio(magnitude, sample_rate=p.sample_rate, n_fft=p.n_fft, hop_length=p.hop_length,
+                                  win_length=p.win_length, **options)
+                target = spectrogram_from_audio(self.samples, self.sample_rate, p)
+                scale = 1.0
+        self._estimates, self.convergence, self._scale, self._target_mel = estimates, convergence, scale, target
+        # Setting max first keeps value in range; the value change below draws nothing while we run.
+        self.iteration.max = max(n_iter, 1)
+        self.iteration.value = n_iter
+        self._enable(self.iteration, True)
+        self._show(n_iter)
+
+    def audio_at(self, iteration: int) -> np.ndarray:
+        """The estimate after ``iteration`` phase updates, ``(1, n)`` at the explorer's parameters' sample rate."""
+        return self._estimates[iteration].audio() / self._scale
+
+    def _on_iteration(self, change: dict) -> None:
+        # run() moves the slider itself and draws once at the end.
+        if not self.running and self._estimates:
+            self.show_iteration(change["new"])
+
+    @action("drawing the iteration")
+    def show_iteration(self, iteration: int) -> None:
+        """Show and play the estimate after ``iteration`` updates (0: the initial phase); needs a run first."""
+        if not self._estimates:
+            raise RiffnbError("nothing to show yet: press Run first")
+        self._show(iteration)
+
+    def _show(self, iteration: int) -> None:
+        from ..plot import compare, plot_convergence
+        from ..spectrogram import spectrogram_from_audio
+
+        iteration = int(min(max(iteration, 0), len(self._estimates) - 1))
+        p = self.params
+        audio = self.audio_at(iteration)
+        estimate_mel = spectrogram_from_audio(audio, p.sample_rate, p)
+        frames = min(estimate_mel.shape[-1], self._target_mel.shape[-1])
+        figure = compare({"target": self._target_mel[..., :frames],
+                          f"iteration {iteration}": estimate_mel[..., :frames]}, params=p, difference=True)
+        self.figure.value = figure_html(figure, dpi=56)
+        curve = plot_convergence(self.convergence[1:], title=None)
+        ax = curve.axes[0]
+        ax.plot([0], [self.convergence[0]], "s", color="C1", label="initial phase")
+        ax.axvline(iteration, color="C3", linewidth=1)
+        ax.plot([iteration], [self.convergence[iteration]], "o", color="C3",
+                label=f"iteration {iteration}: {self.convergence[iteration]:.1f} dB")
+        ax.set_xlim(-0.5, max(len(self.convergence) - 1, 1) + 0.5)
+        ax.legend(fontsize="small")
+        self.curve.value = figure_html(curve, dpi=64)
+        self.players.value = (
+            player_html(self.samples, self.sample_rate, "original")
+            + player_html(audio, p.sample_rate, f"iteration {iteration} ({self.convergence[iteration]:.1f} dB)")
+        )
