@@ -291,3 +291,10 @@ def test_running_out_of_memory_is_one_line():
     with pytest.raises(KeyError):
         with loading.memory_errors("anything"):
             raise KeyError("not about memory")
+
+
+def test_compile_wraps_the_unet(tiny_pipeline_dir):
+    # Only the wrapping: compiling runs on first use and takes minutes on this CPU.
+    pipe = riffnb.load_pipeline(tiny_pipeline_dir, device="cpu", compile=True)
+    assert type(pipe.pipeline.unet).__name__ == "OptimizedModule"
+    assert pipe.dtype == torch.float32 and pipe.pipeline.unet.config.in_channels == 4
