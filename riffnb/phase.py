@@ -842,29 +842,33 @@ def reconstruct_audio(
 
     if isinstance(grid, PhaseGrid):
         plan = grid
-        if (plan.caller_sample_rate, plan.caller_n_fft, plan.caller_win_length) != (sample_rate, n_fft, win_length):
+        if (plan.caller_sample_rate, plan.caller_n_fft, plan.caller_win_length) != (sample_rate, n_fft, win_length) or (
+            plan.hop_length * sample_rate != hop_length * plan.sample_rate
+        ):
             raise RiffnbError(
                 "grid was planned for other STFT parameters; make it with "
                 "plan_grid(sample_rate, n_fft, hop_length, win_length, ...) of this call"
             )
-    elif grid in GRIDS:
+    elif isinstance(grid, str) and grid in GRIDS:
         full = grid == "full"
         plan = plan_grid(sample_rate, n_fft, hop_length, win_length, max_frequency,
                          fft_oversampling=None if full else 2, reduce_rate=not full)
     else:
         raise RiffnbError(f"grid must be 'reduced', 'full' or a PhaseGrid from plan_grid, got {grid!r}")
-    working = plan.magnitude_from(magnitude)
-    phase_factor = initial_phase_factor(working, init, seed=seed, grid=plan)
-    lead_shape, n_frames = working.shape[:-2], working.shape[-1]
+    # The operator first: it refuses too short a spectrogram before any work is done.
+    lead_shape, n_frames = magnitude.shape[:-2], magnitude.shape[-1]
     if backend == "torch":
         from . import phase_torch
 
         operator = phase_torch.TorchStftOperator(
             plan.n_fft, plan.hop_length, plan.win_length, n_frames, lead_shape, device=device
         )
-        working, phase_factor = operator.to_device(working), operator.to_device(phase_factor)
     else:
         operator = StftOperator(plan.n_fft, plan.hop_length, plan.win_length, n_frames, lead_shape)
+    working = plan.magnitude_from(magnitude)
+    phase_factor = initial_phase_factor(working, init, seed=seed, grid=plan)
+    if backend == "torch":
+        working, phase_factor = operator.to_device(working), operator.to_device(phase_factor)
 
     report = None
     if callback is not None:

@@ -301,6 +301,7 @@ def test_torch_backend_calls_back_with_tensors(magnitude):
         (dict(hop_length=0), "hop_length"),
         (dict(length=0), "length"),
         (dict(grid=plan_grid(22050, 1024, 256, 1024)), "other STFT parameters"),
+        (dict(grid=plan_grid(SR, N_FFT, 2 * HOP, WIN)), "other STFT parameters"),
     ],
 )
 def test_mistakes_are_explained(change, message):
