@@ -70,7 +70,9 @@ def test_smoke_training_logs_falling_or_finite_losses(smoke_run):
     assert {"vae", "latents", "unet"} <= phases
     assert all(np.isfinite(line["loss"]) for line in lines if "loss" in line)
     latents = np.load(smoke_run / "latents.npz")
-    assert latents["mean"].shape == (24, 4, 16, 32)
+    from riffnb.train.train import SMOKE_RECIPE
+
+    assert latents["mean"].shape == (24, SMOKE_RECIPE.sizes.latent_channels, 16, 32)
 
 
 def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(smoke_run, tmp_path):
