@@ -298,3 +298,13 @@ def test_compile_wraps_the_unet(tiny_pipeline_dir):
     pipe = riffnb.load_pipeline(tiny_pipeline_dir, device="cpu", compile=True)
     assert type(pipe.pipeline.unet).__name__ == "OptimizedModule"
     assert pipe.dtype == torch.float32 and pipe.pipeline.unet.config.in_channels == 4
+
+
+def test_importing_the_diffusion_package_stays_light():
+    code = (
+        "import sys, riffnb, riffnb.diffusion\n"
+        "riffnb.diffusion.ModelLoadError, riffnb.diffusion.SHIPPED_MODELS\n"
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))\n"
+    )
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
