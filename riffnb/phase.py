@@ -463,11 +463,12 @@ def _apply_phase(magnitude, rebuilt, previous, beta, out):
     (scale, subtract, abs, add, divide, multiply), each with its own temporary.
     """
     pairs_rebuilt, pairs_previous, pairs_out = rebuilt.view(np.float32), previous.view(np.float32), out.view(np.float32)
-    tiny = np.float32(_TINY)
     for i in range(magnitude.size):
         real = pairs_rebuilt[2 * i] - beta * pairs_previous[2 * i]
         imag = pairs_rebuilt[2 * i + 1] - beta * pairs_previous[2 * i + 1]
-        gain = magnitude[i] / (np.sqrt(real * real + imag * imag) + tiny)
+        norm = np.sqrt(real * real + imag * imag)
+        # Not magnitude / (norm + tiny): with norm == 0 that overflows to inf, and inf * 0 is NaN.
+        gain = magnitude[i] / norm if norm > 0 else np.float32(0.0)
         pairs_out[2 * i] = real * gain
         pairs_out[2 * i + 1] = imag * gain
 

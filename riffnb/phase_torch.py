@@ -108,4 +108,5 @@ class TorchStftOperator:
                     momentum: float) -> torch.Tensor:
         """``magnitude`` with the phase of ``rebuilt - momentum / (1 + momentum) * previous`` (0 where that is 0)."""
         direction = rebuilt if previous is None or momentum == 0 else rebuilt - (momentum / (1 + momentum)) * previous
-        return direction * (magnitude / (direction.abs() + _TINY))
+        # The unit phase first: magnitude / (|d| + tiny) would overflow to inf where d == 0, and inf * 0 is NaN.
+        return direction / (direction.abs() + _TINY) * magnitude

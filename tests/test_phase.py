@@ -225,6 +225,38 @@ def test_silence_gives_silence_not_nan(init, grid):
     assert y.shape == (39 * HOP,) and np.isfinite(y).all() and not y.any()
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_magnitude_projection_of_an_exact_zero_is_zero(backend):
+    """A loud target bin whose estimate is exactly 0 has no phase to keep: 0, not NaN (0 * inf)."""
+    magnitude = np.full((65, 20), 4e6, dtype=np.float32)
+    rebuilt = np.zeros((65, 20), dtype=np.complex64)
+    rebuilt[:, ::2] = 3 - 4j
+    if backend == "torch":
+        from riffnb.phase_torch import TorchStftOperator
+
+        op = TorchStftOperator(128, 32, 128, 20, device="cpu")
+        projected = op.apply_phase(op.to_device(magnitude), op.to_device(rebuilt), None, 0.99).numpy()
+    else:
+        projected = StftOperator(128, 32, 128, 20).apply_phase(magnitude, rebuilt, None, 0.99)
+    assert np.isfinite(projected).all() and not projected[:, 1::2].any()
+    assert np.allclose(projected[:, ::2], 4e6 * (0.6 - 0.8j))
+
+
+def test_tiny_model_parameters_reconstruct_without_nan():
+    """16 kHz, 64 mel bands up to Nyquist (the test model's parameters): PGHI then FGLA stays finite."""
+    from riffnb.params import SpectrogramParams
+    from riffnb.spectrogram import spectrogram_from_audio
+    from riffnb.synth import render_demo_clip
+
+    params = SpectrogramParams(sample_rate=16000, num_frequencies=64, max_frequency=8000)
+    mel = spectrogram_from_audio(render_demo_clip(1.0, 16000), 16000, params)
+    filterbank = mel_filterbank(16000, params.n_fft, 64, 0, 8000)
+    linear = linear_from_mel(mel, filterbank)
+    y = reconstruct_audio(linear, sample_rate=16000, n_fft=params.n_fft, hop_length=params.hop_length,
+                          win_length=params.win_length, max_frequency=8000, n_iter=4)
+    assert np.isfinite(y).all() and np.abs(y).max() > 0
+
+
 def test_length_trims_or_pads_and_channels_lead(magnitude):
     stereo = np.stack([magnitude, 0.5 * magnitude])
     y = reconstruct_audio(stereo, **RIFFUSION, max_frequency=10000, n_iter=2, seed=0, length=50000)
