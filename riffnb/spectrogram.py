@@ -153,7 +153,8 @@ def audio_from_image(
     image = load_image(image)
     params = params_from_image(image, default=params)
     check_spectrogram_image(image, params)
-    max_value = max_value_from_image(image) or DEFAULT_MAX_VALUE
+    stored_max_value = max_value_from_image(image)
+    max_value = DEFAULT_MAX_VALUE if stored_max_value is None else stored_max_value
     spectrogram = spectrogram_from_image(
         image, power=params.power_for_image, stereo=params.stereo, max_value=max_value
     )
