@@ -309,6 +309,17 @@ def test_generate_panel_loads_a_model_by_name(tiny_pipeline_dir):
     assert panel.pipeline() is panel.pipeline()
 
 
+def test_panels_keep_diffusers_progress_bars_out_of_the_cell(tiny_pipeline_dir, capsys):
+    # Colab and classic Notebook print a callback's output under the panel: diffusers' tqdm bar must not appear
+    # there, and a pipeline the user loaded keeps its own setting afterwards.
+    pipe = riffnb.load_pipeline(tiny_pipeline_dir, device="cpu")
+    capsys.readouterr()
+    assert GeneratePanel(pipe, steps=3, width=64).generate() is not None
+    assert DiffusionStepper(pipe, steps=2, width=64).run() is not None
+    assert not re.search(r"\d+/\d+ \[", capsys.readouterr().err)
+    assert getattr(pipe.pipeline, "_progress_bar_config", {}) == {}
+
+
 def test_diffusion_stepper_scrubs_steps_and_compares_runs(tiny_pipe):
     stepper = DiffusionStepper(tiny_pipe, steps=3, width=64, scheduler="dpm++", guidance=7.0)
     assert stepper.step.disabled and stepper.run_choice.disabled
@@ -343,35 +354,37 @@ def test_diffusion_stepper_scrubs_steps_and_compares_runs(tiny_pipe):
 def test_riff_panel_from_a_seed_image_and_from_an_upload(tiny_pipe, music):
     panel = RiffPanel(tiny_pipe, prompt="jazz piano", seed_image="beat", strength=0.5, seed=3, steps=4, width=64)
     during = disabled_while(panel, panel.progress, panel.riff_button)
-    clip = panel.riff()
+    clip = panel.run()
     assert_no_error(panel)
     assert during and all(during) and not panel.riff_button.disabled
     assert clip.mode == "riff" and clip.extra["strength"] == 0.5 and clip.image.size == (64, 64)
+    assert clip.extra["source"] == "beat"
     assert "source" in panel.source_view.value and len(images(panel.source_view.value)) == 1
     assert_players(panel.source_view.value, count=1)
     assert len(images(panel.result.value)) == 1 and any(n.endswith(".wav") for n in downloads(panel.result.value))
 
     # Picking a file switches the source to it; its first `duration` seconds are riffed.
-    set_upload(panel.upload, "music.wav", wav_file(music[0], RATE))
+    set_upload(panel.upload, "music.wav", wav_file(render_demo_clip(2.0, RATE)[0], RATE))
     assert panel.seed_image.value == RiffPanel.UPLOAD
     panel.width.value = 128
-    clip = panel.riff()
+    clip = panel.run()
     assert_no_error(panel)
-    assert clip.image.size == (128, 64) and clip.extra["source"] == "audio"
+    assert clip.image.size == (128, 64) and clip.extra["source"] == "music.wav"
+    assert "source: music.wav" in panel.source_view.value
 
     set_upload(panel.upload, "broken.wav", b"this is not audio")
-    assert panel.riff() is None
-    assert_error_shown(panel, "broken")
+    assert panel.run() is None
+    assert_error_shown(panel, "broken.wav: ")
     assert not panel.riff_button.disabled and not panel.upload.disabled
     panel.seed_image.value = "techno"
-    assert panel.riff() is not None
+    assert panel.run() is not None
     assert_no_error(panel)
 
 
 def test_riff_panel_without_an_upload_says_what_to_do(tiny_pipe):
     panel = RiffPanel(tiny_pipe, steps=2, width=64)
     panel.seed_image.value = RiffPanel.UPLOAD
-    assert panel.riff() is None
+    assert panel.run() is None
     assert_error_shown(panel, "no audio uploaded")
 
 
@@ -457,3 +470,17 @@ def test_endless_player_error_in_the_thread_shows_and_stops(tiny_pipe):
     assert not player.playing
     assert_error_shown(player, "making the next clip")
     assert not player.start_button.disabled and player.stop_button.disabled
+
+
+def test_starting_a_player_stops_the_one_playing(tiny_pipe):
+    first = EndlessPlayer(tiny_pipe, steps=2, width=64)
+    second = EndlessPlayer(tiny_pipe, steps=2, width=64, prompt="church bells")
+    first.start()
+    assert first.playing
+    second.start()
+    assert second.playing
+    first._thread.join(60)
+    assert not first.playing and not first.start_button.disabled
+    second.stop(timeout=60)
+    assert not second.playing
+    assert first.last_error is None and second.last_error is None

@@ -317,11 +317,21 @@ def pipeline_for(model: "str | RiffusionPipeline") -> "RiffusionPipeline":
         from ..diffusion.loading import load_pipeline
 
         _pipelines.clear()
-        pipe = load_pipeline(name)
-        # The panels show their own progress; diffusers' tqdm bars would pile up in the cell's output.
-        pipe.pipeline.set_progress_bar_config(disable=True)
-        _pipelines[name] = pipe
+        _pipelines[name] = load_pipeline(name)
     return _pipelines[name]
+
+
+@contextlib.contextmanager
+def quiet_progress(pipe: "RiffusionPipeline") -> T.Iterator[None]:
+    """Hide diffusers' own tqdm bar while a panel generates: Colab and classic Notebook print a button callback's
+    output under the panel, which has its own progress bar. The pipeline's setting is restored afterwards."""
+    inner = pipe.pipeline
+    saved = dict(getattr(inner, "_progress_bar_config", None) or {})
+    inner.set_progress_bar_config(**{**saved, "disable": True})
+    try:
+        yield
+    finally:
+        inner.set_progress_bar_config(**saved)
 
 
 def model_label(model: "str | RiffusionPipeline") -> str:

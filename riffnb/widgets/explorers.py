@@ -102,13 +102,13 @@ class STFTExplorer(Panel):
         self.inverse: np.ndarray | None = None
         self._control(self.window, self.window_ms, self.hop_ms, self.n_fft_ms)
         for control in (self.window, self.window_ms, self.hop_ms, self.n_fft_ms):
-            control.observe(lambda change: self.update(), names="value")
+            control.observe(lambda change: self.run(), names="value")
         self._assemble(
             W.HBox([W.VBox([self.window, self.window_ms, self.hop_ms, self.n_fft_ms]), self.info]),
             self.figure,
             self.players,
         )
-        self.update()
+        self.run()
 
     def params(self) -> SpectrogramParams:
         """The chosen sizes as SpectrogramParams (which checks hop <= window <= n_fft)."""
@@ -121,7 +121,7 @@ class STFTExplorer(Panel):
         )
 
     @action("computing the STFT")
-    def update(self) -> None:
+    def run(self) -> None:
         """Recompute the STFT and its inverse with the current settings and show them."""
         from ..plot import plot_spectrogram
         from ..stft import istft, stft
@@ -203,14 +203,14 @@ class MelExplorer(Panel):
         controls = (self.num_frequencies, self.frequency_range, self.mel_scale, self.norm, self.power)
         self._control(*controls)
         for control in controls:
-            control.observe(lambda change: self.update(), names="value")
+            control.observe(lambda change: self.run(), names="value")
         self._assemble(
             W.HBox([W.VBox(list(controls)), self.info]),
             W.HBox([self.filterbank_figure, self.curve_figure]),
             self.image_figure,
             self.players,
         )
-        self.update()
+        self.run()
 
     def params(self) -> SpectrogramParams:
         low, high = self.frequency_range.value
@@ -225,7 +225,7 @@ class MelExplorer(Panel):
         )
 
     @action("making the image and hearing it")
-    def update(self) -> None:
+    def run(self) -> None:
         """Rebuild the filterbank, the image and the audio rebuilt from it with the current settings."""
         from ..image import spectrogram_from_image
         from ..params import max_value_from_image

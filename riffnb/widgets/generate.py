@@ -19,7 +19,7 @@ import ipywidgets as W
 
 from ..errors import RiffnbError
 from ._controls import DEFAULT_PANEL_MODEL, DiffusionControls
-from ._panel import DESCRIPTION_STYLE, Panel, action, clip_html, image_html, player_html
+from ._panel import DESCRIPTION_STYLE, Panel, action, clip_html, image_html, player_html, quiet_progress
 
 if T.TYPE_CHECKING:
     import torch
@@ -167,7 +167,8 @@ class GeneratePanel(Panel, GenerationSettings):
                 )
 
         with self._tracking(options["steps"]):
-            clip = pipe.text_to_audio(self.prompt.value, callback=on_step, **options)
+            with quiet_progress(pipe):
+                clip = pipe.text_to_audio(self.prompt.value, callback=on_step, **options)
         self.preview.value = ""
         self.clip = clip
         self.result.value = clip_html(clip)
@@ -267,7 +268,8 @@ class DiffusionStepper(Panel, GenerationSettings):
             self.progress.value = index + 1
 
         with self._tracking(options["steps"]):
-            clip = pipe.text_to_audio(self.prompt.value, callback=keep, **options)
+            with quiet_progress(pipe):
+                clip = pipe.text_to_audio(self.prompt.value, callback=keep, **options)
         label = (f"#{len(self.runs) + 1}: {clip.scheduler}, guidance {clip.guidance:g}, {clip.steps} steps, "
                  f"seed {clip.seed}")
         self.runs.append(StepperRun(label, clip, latents, timesteps, thumbnails))

@@ -61,7 +61,7 @@ class RiffPanel(Panel, DiffusionControls):
     Examples
     --------
     >>> panel = RiffPanel("tiny")                 # doctest: +SKIP
-    >>> clip = panel.riff()                       # doctest: +SKIP
+    >>> clip = panel.run()                       # doctest: +SKIP
     """
 
     title = "Riff"
@@ -108,7 +108,7 @@ class RiffPanel(Panel, DiffusionControls):
                       self.strength, self.seed, self.dice, self.steps, self.guidance, self.scheduler, self.model,
                       self.riff_button)
         self.upload.observe(self._on_upload, names="value")
-        self.riff_button.on_click(lambda button: self.riff())
+        self.riff_button.on_click(lambda button: self.run())
         self._assemble(
             W.HBox([self.upload, self.seed_image]),
             W.HBox([self.width, self.mask]),
@@ -125,16 +125,16 @@ class RiffPanel(Panel, DiffusionControls):
         if uploaded_files(self.upload):
             self.seed_image.value = self.UPLOAD
 
-    def source(self, pipe: "RiffusionPipeline") -> "Image.Image":
-        """The spectrogram image the riff starts from: the uploaded audio (its first ``duration`` seconds) or the
-        chosen seed image, fitted to the model."""
+    def source(self, pipe: "RiffusionPipeline") -> tuple["Image.Image", str]:
+        """The spectrogram image the riff starts from, fitted to the model, and its name: the uploaded audio (its
+        first ``duration`` seconds) or the chosen seed image."""
         from ..audio import load_audio
         from ..diffusion.seeds import resolve_source
 
         multiple = pipe.pipeline.vae_scale_factor
         if self.seed_image.value != self.UPLOAD:
-            return resolve_source(self.named_seed_image(pipe, self.seed_image.value), pipe.params,
-                                  multiple=multiple)[0]
+            name = self.seed_image.value
+            return resolve_source(self.named_seed_image(pipe, name), pipe.params, multiple=multiple)[0], name
         files = uploaded_files(self.upload)
         if not files:
             raise RiffnbError("no audio uploaded: press 'upload audio' and pick a file, or choose a seed image")
@@ -145,21 +145,25 @@ class RiffPanel(Panel, DiffusionControls):
             path = os.path.join(folder, f"upload{suffix}")
             with open(path, "wb") as file:
                 file.write(content)
-            samples, sample_rate = load_audio(path)
+            try:
+                samples, sample_rate = load_audio(path)
+            except RiffnbError as error:
+                raise type(error)(str(error).replace(path, name)) from None
         keep = int(round(pipe.params.duration_of(self.width.value) * sample_rate))
-        return resolve_source((samples[:, :keep], sample_rate), pipe.params, multiple=multiple)[0]
+        return resolve_source((samples[:, :keep], sample_rate), pipe.params, multiple=multiple)[0], name
 
     @action("riffing")
-    def riff(self) -> "Clip":
+    def run(self) -> "Clip":
         """Riff the source with the controls' settings; returns the clip (also kept as ``panel.clip``)."""
         self._reset_progress()
         if not self.prompt.value.strip():
             raise RiffnbError("the prompt is empty: say what the sound should become, e.g. 'jazz piano'")
         pipe = self.pipeline()
-        source = self.source(pipe)
+        source, source_name = self.source(pipe)
         source_samples, source_rate = pipe.image_to_audio(source)
         self.source_view.value = (
-            image_html(source, alt="source spectrogram", min_height=192, max_height=384, caption="source")
+            image_html(source, alt="source spectrogram", min_height=192, max_height=384,
+                       caption=f"source: {source_name}")
             + "<br>" + player_html(source_samples, source_rate, "source")
         )
 
@@ -172,6 +176,8 @@ class RiffPanel(Panel, DiffusionControls):
                              steps=self.steps.value, guidance=self.guidance.value,
                              negative_prompt=self.negative_prompt.value or None, mask=self.mask.value,
                              scheduler=self.scheduler.value, callback=on_step)
+        # Saved with the clip's settings: where it came from (riff() only knows it was given an image).
+        clip.extra["source"] = source_name
         self.clip = clip
         self.result.value = clip_html(clip, label=f"riff: {clip.prompt!r}, strength {self.strength.value:g}, "
                                                   f"seed {clip.seed}", min_height=192, max_height=384)
@@ -310,6 +316,9 @@ class EndlessPlayer(Panel, DiffusionControls):
     expect pauses. On Colab the thread keeps going after the cell finishes, as in JupyterLab; Binder stops idle
     servers after 10 minutes, so stop the player when you leave.
 
+    One player plays at a time: starting one stops any other (say, the one a cell made before it was run again),
+    since they would share the processor and the model.
+
     :meth:`step` makes one clip synchronously (what the thread does in a loop), for notebooks and tests.
 
     Examples
@@ -322,6 +331,9 @@ class EndlessPlayer(Panel, DiffusionControls):
 
     title = "Endless player"
     help = "press Start; type a new prompt and the music moves to it"
+
+    #: The player whose thread runs (at most one).
+    _playing: "EndlessPlayer | None" = None
 
     def __init__(
         self,
@@ -394,8 +406,12 @@ class EndlessPlayer(Panel, DiffusionControls):
     @action("loading the model and starting")
     def start(self) -> None:
         """Start a new track with the controls' settings and make clips in a background thread."""
+        other = EndlessPlayer._playing
+        if other is not None and other is not self and other.playing:
+            other.stop(wait=False)
         self._prepare()
         self._stopping.clear()
+        EndlessPlayer._playing = self
         # Through _enable, so that the end of this action does not undo it.
         self._settle(playing=True)
         self._thread = threading.Thread(target=self._produce, name="riffnb-endless", daemon=True)
