@@ -163,7 +163,7 @@ def test_stft_explorer_shows_the_trade_off_and_the_exact_inverse(music):
     assert_players(explorer.players.value, count=2)
     original, inverse = decoded_audio(explorer.players.value)
     assert np.abs(original - inverse).max() < 2e-4  # the inverse STFT is exact with Hann windows at 10% hop
-    assert "(exact)" in explorer.info.value
+    assert "exact (below -100 dB)" in explorer.info.value
 
     figure = explorer.figure.value
     explorer.window_ms.value = 20
@@ -202,6 +202,12 @@ def test_mel_explorer_image_follows_bands_and_power(music):
     explorer.power.value = 1.0
     # Without the power curve, quiet detail falls into a few dark grey levels.
     assert levels() < quarter
+
+    explorer.norm.value = "slaney"
+    assert_no_error(explorer)
+    assert explorer.params().mel_scale_norm == "slaney"
+    explorer.norm.value = "none"
+    assert explorer.params().mel_scale_norm is None
 
     explorer.frequency_range.value = (3000, 3000)
     assert_error_shown(explorer, "min_frequency < max_frequency")
@@ -358,7 +364,7 @@ def test_riff_panel_from_a_seed_image_and_from_an_upload(tiny_pipe, music):
     assert_no_error(panel)
     assert during and all(during) and not panel.riff_button.disabled
     assert clip.mode == "riff" and clip.extra["strength"] == 0.5 and clip.image.size == (64, 64)
-    assert clip.extra["source"] == "beat"
+    assert clip.extra["source"] == "beat" and clip.extra["mask"] is None and panel.mask_choice() is None
     assert "source" in panel.source_view.value and len(images(panel.source_view.value)) == 1
     assert_players(panel.source_view.value, count=1)
     assert len(images(panel.result.value)) == 1 and any(n.endswith(".wav") for n in downloads(panel.result.value))

@@ -101,11 +101,16 @@ class DiffusionControls:
     def _mask_control(self) -> W.Dropdown:
         from ..diffusion.seeds import RIFFUSION_MASKS
 
-        self.mask = W.Dropdown(options=[("none", None)] + [(f"{name} (Riffusion, downloaded)", name)
-                                                           for name in RIFFUSION_MASKS],
-                               value=None, description="mask", style=DESCRIPTION_STYLE,
+        # Dropdowns show a None value as no selection: "none" stands for no mask.
+        self.mask = W.Dropdown(options=[("none", "none")] + [(f"{name} (Riffusion, downloaded)", name)
+                                                             for name in RIFFUSION_MASKS],
+                               value="none", description="mask", style=DESCRIPTION_STYLE,
                                layout=W.Layout(width="440px"))
         return self.mask
+
+    def mask_choice(self) -> str | None:
+        """The chosen Riffusion mask's name, or None for no mask."""
+        return None if self.mask.value == "none" else self.mask.value
 
     # ------------------------------------------------------------------------------------------------------------
 

@@ -140,7 +140,7 @@ class STFTExplorer(Panel):
             ("n_fft", f"{params.n_fft} samples: bins every {sr / params.n_fft:.2f} Hz"),
             ("frequency resolution", f"about {sr / params.win_length:.1f} Hz (sample rate / window)"),
             ("spectrogram", f"{spectrum.shape[-2]} bins x {spectrum.shape[-1]} frames"),
-            ("inverse STFT error", f"{error_db:.1f} dB" + (" (exact)" if error_db < -60 else "")),
+            ("inverse STFT error", "exact (below -100 dB)" if error_db < -100 else f"{error_db:.1f} dB"),
         ])
         figure = plot_spectrogram(np.abs(spectrum), params, scale="linear", fmax=params.max_frequency,
                                   title=f"{dict((v, k) for k, v in self.WINDOWS).get(window, window)} window, "
@@ -189,8 +189,9 @@ class MelExplorer(Panel):
                                        max=nyquist, step=10)
         self.mel_scale = W.Dropdown(options=(("HTK (Riffusion)", "htk"), ("Slaney", "slaney")), value=p.mel_scale_type,
                                     description="mel scale", style=DESCRIPTION_STYLE)
-        self.norm = W.Dropdown(options=(("none (Riffusion)", None), ("Slaney (equal area)", "slaney")),
-                               value=p.mel_scale_norm, description="band norm", style=DESCRIPTION_STYLE)
+        # Dropdowns show a None value as no selection: "none" stands for mel_scale_norm=None.
+        self.norm = W.Dropdown(options=(("none (Riffusion)", "none"), ("Slaney (equal area)", "slaney")),
+                               value=p.mel_scale_norm or "none", description="band norm", style=DESCRIPTION_STYLE)
         self.power = _slider(W.FloatSlider, "power", p.power_for_image, min=0.05, max=1.0, step=0.05)
         self.info = W.HTML()
         self.filterbank_figure = W.HTML()
@@ -220,7 +221,7 @@ class MelExplorer(Panel):
             min_frequency=low,
             max_frequency=high,
             mel_scale_type=self.mel_scale.value,
-            mel_scale_norm=self.norm.value,
+            mel_scale_norm=None if self.norm.value == "none" else self.norm.value,
             power_for_image=self.power.value,
         )
 

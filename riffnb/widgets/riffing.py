@@ -174,7 +174,7 @@ class RiffPanel(Panel, DiffusionControls):
         with self._tracking(int(self.steps.value * self.strength.value)):
             clip = pipe.riff(source, self.prompt.value, strength=self.strength.value, seed=self.seed.value,
                              steps=self.steps.value, guidance=self.guidance.value,
-                             negative_prompt=self.negative_prompt.value or None, mask=self.mask.value,
+                             negative_prompt=self.negative_prompt.value or None, mask=self.mask_choice(),
                              scheduler=self.scheduler.value, callback=on_step)
         # Saved with the clip's settings: where it came from (riff() only knows it was given an image).
         clip.extra["source"] = source_name
