@@ -423,6 +423,8 @@ class EndlessPlayer(Panel, DiffusionControls):
         return self._prepare()
 
     def _prepare(self) -> "EndlessTrack":
+        if self.playing and self._stopping.is_set():
+            raise RiffnbError("still finishing the clip in progress after Stop; press Start again when it is done")
         if self.playing:
             raise RiffnbError("already playing: press Stop first")
         if not self.prompt.value.strip():
