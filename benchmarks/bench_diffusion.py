@@ -185,8 +185,10 @@ def scenario_sd15(dtype_name: str, sd_steps: int, attention: bool) -> dict:
 # -- driver ----------------------------------------------------------------------------------------------------------
 
 
-def run_child(arguments: list[str]) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--child", *arguments], capture_output=True, text=True)
+def run_child(arguments: list[str], options: argparse.Namespace) -> dict:
+    flags = ["--repeats", str(options.repeats), "--sd-steps", str(options.sd_steps)]
+    flags += ["--attention"] if options.attention else []
+    result = subprocess.run([sys.executable, __file__, *flags, "--child", *arguments], capture_output=True, text=True)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode or not lines:
         raise SystemExit(f"benchmark child {arguments} failed:\n{result.stderr[-3000:]}")
@@ -212,16 +214,18 @@ def main() -> None:
 
     import torch
 
+    # Other work on a shared machine slows every figure; the load average says how much there was.
     print(f"riffnb diffusion benchmark: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads\n")
-    results = [run_child(["tiny"])]
+          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at the start\n")
+    results = [run_child(["tiny"], options)]
     if not options.skip_sd:
-        results += [run_child(["sd15", "float32"]), run_child(["sd15", "bfloat16"])]
+        results += [run_child(["sd15", "float32"], options), run_child(["sd15", "bfloat16"], options)]
 
     print(f"{'configuration':<34} {'s/step':>9} {'s/clip':>9} {'peak RSS':>9}")
     for row in results:
         print(f"{row['name']:<34} {row['step_s']:>9.3f} {row['clip_s']:>9.1f} {row['peak_gb']:>7.2f} GB")
         print(f"{'':<34} {row['clip_note']}")
+    print(f"(load average {os.getloadavg()[0]:.1f} at the end)")
     tiny = results[0]
     print(f"\ntiny: riffnb text_to_audio / diffusers __call__ (+ the same audio conversion): "
           f"{tiny['clip_s'] / tiny['baseline_clip_s']:.3f} ({tiny['clip_s']:.2f} s vs {tiny['baseline_clip_s']:.2f} s)")
