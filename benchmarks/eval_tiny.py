@@ -1,0 +1,233 @@
+"""Quality and speed of riffnb's tiny model: prompt adherence, autoencoder error, seconds per clip, peak memory.
+
+Prompt adherence is judged by classifiers trained only on the corpus generator's audio (held-out seeds, the
+``"eval"`` split; see :mod:`riffnb.train.evaluate`), never on model output. Prompts are written with the held-out
+sentence frames, so they are paraphrases the model never saw in training.
+
+Usage::
+
+    python benchmarks/eval_tiny.py                       # the shipped model, riffnb/models/tiny
+    python benchmarks/eval_tiny.py --model /work/checkpoints/tiny/pipeline --clips-per-instrument 8 --json out.json
+
+Speed is prompt to finished audio (phase reconstruction included, model already loaded) at the model's default
+steps, scheduler and guidance (its riffnb.json); it is also printed as a ratio to a fixed torch workload timed in
+the same run, which makes numbers from a busy machine comparable. Peak memory is the maximum resident set size of a
+fresh process that loads the model and makes one clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from riffnb.train.captions import HELD_OUT_FRAMES, INSTRUMENT_WORDS, STYLE_WORDS, ClipSpec, describe  # noqa: E402
+from riffnb.train.corpus import corpus_specs, load_corpus  # noqa: E402
+from riffnb.train.evaluate import audio_features, train_judges  # noqa: E402
+
+PITCHED = [name for name in INSTRUMENT_WORDS if name not in ("bass", "drums")]
+SEED_PROMPT = "bossa nova with electric guitar"
+
+
+def model_folder(model: str) -> Path:
+    from riffnb.diffusion.loading import resolve_model
+
+    return Path(resolve_model(model))
+
+
+def sampling_settings(folder: Path) -> dict:
+    """Steps, scheduler, guidance and width from the model's riffnb.json (Riffusion's defaults otherwise)."""
+    path = folder / "riffnb.json"
+    settings = json.loads(path.read_text()) if path.is_file() else {}
+    return {
+        "steps": settings.get("default_steps", 30),
+        "scheduler": settings.get("default_scheduler", "dpm++"),
+        "guidance": settings.get("guidance", 7.0),
+        "width": settings.get("width", 512),
+    }
+
+
+def machine_unit(repeats: int = 5) -> float:
+    """Seconds for a fixed torch workload (a small conv stack): the baseline speed ratios are printed against."""
+    import torch
+
+    layers = torch.nn.Sequential(*[torch.nn.Conv2d(32, 32, 3, padding=1) for _ in range(4)]).eval()
+    x = torch.randn(2, 32, 64, 128)
+    times = []
+    with torch.no_grad():
+        layers(x)
+        for _ in range(repeats):
+            started = time.perf_counter()
+            layers(x)
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def adherence_prompts(clips_per_instrument: int, seed: int = 0) -> list[tuple[str, ClipSpec]]:
+    """Held-out-frame prompts naming one instrument (and a style), with the spec each one describes."""
+    rng = random.Random(seed)
+    styles = list(STYLE_WORDS)
+    specs = corpus_specs("eval", 5000)
+    prompts = []
+    for instrument in INSTRUMENT_WORDS:
+        for number in range(clips_per_instrument):
+            base = specs[len(prompts) * 7 % len(specs)]
+            spec = ClipSpec(styles[(number + len(prompts)) % len(styles)], (instrument,), base.tempo_bpm, base.key,
+                            base.mode, "mid", base.seed)
+            frame = HELD_OUT_FRAMES[number % len(HELD_OUT_FRAMES)]
+            prompts.append((describe(spec, frame, rng, keep_probability=0.0), spec))
+    return prompts
+
+
+def attribute_prompts(attribute: str, count: int, seed: int = 1) -> list[tuple[str, str]]:
+    """Prompts asking for one value of ``attribute`` ("tempo": slow/fast, "register": low/high) and that value."""
+    rng = random.Random(seed)
+    values = ("slow", "fast") if attribute == "tempo" else ("low", "high")
+    prompts = []
+    for number in range(count):
+        value = values[number % 2]
+        instrument = PITCHED[number % len(PITCHED)] if attribute == "register" else list(INSTRUMENT_WORDS)[number % 9]
+        style = list(STYLE_WORDS)[(number // 2) % len(STYLE_WORDS)]
+        frame = HELD_OUT_FRAMES[number % len(HELD_OUT_FRAMES)]
+        text = frame.format(style=STYLE_WORDS[style][0], instruments=INSTRUMENT_WORDS[instrument][0],
+                            attributes=value, bpm="")
+        prompts.append((" ".join(text.split()), value))
+    rng.shuffle(prompts)
+    return prompts
+
+
+def peak_memory_mb(model: str) -> float:
+    """Peak resident memory (MB) of a fresh Python process that loads ``model`` and makes one clip."""
+    code = (
+        "import json, resource, riffnb\n"
+        f"pipe = riffnb.load_pipeline({model!r}, device='cpu')\n"
+        f"settings = {sampling_settings(model_folder(model))!r}\n"
+        "pipe.text_to_audio('bossa nova with electric guitar', seed=0, **settings)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-2000:])
+    return int(result.stdout.strip().splitlines()[-1]) / 1024
+
+
+def vae_error(pipe, count: int = 64, corpus: Path | None = None) -> dict:
+    """The autoencoder's mean absolute pixel error (0-255 scale) and its relative mel magnitude error on corpus clips."""
+    import torch
+
+    from riffnb.train.corpus import clip_image
+
+    if corpus is not None and (corpus / "images.npy").is_file():
+        images = np.asarray(load_corpus(corpus)[0][-count:])
+    else:
+        images = np.stack([clip_image(spec) for spec in corpus_specs("eval", count)])
+    vae = pipe.pipeline.vae
+    with torch.no_grad():
+        x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)[:, None].expand(-1, 3, -1, -1).to(vae.dtype)
+        y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)[:, 0].float().numpy()
+    decoded = np.clip(np.round((y + 1) * 127.5), 0, 255)
+    # Pixels are magnitude ** 0.25 (inverted); compare magnitudes too, where loud parts dominate as they do to the ear.
+    original_magnitude = (1 - images / 255.0) ** 4
+    decoded_magnitude = (1 - decoded / 255.0) ** 4
+    relative = np.linalg.norm(decoded_magnitude - original_magnitude) / np.linalg.norm(original_magnitude)
+    return {"pixel_mae_0_255": float(np.abs(decoded - images).mean()), "magnitude_relative_error": float(relative)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tiny", help="shipped name or pipeline folder (default: %(default)s)")
+    parser.add_argument("--clips-per-instrument", type=int, default=6)
+    parser.add_argument("--attribute-clips", type=int, default=18, help="clips per attribute (tempo, register)")
+    parser.add_argument("--judge-clips", type=int, default=900, help="held-out corpus clips the classifiers learn from")
+    parser.add_argument("--judge-cache", type=Path, default=None,
+                        help="an .npy file keeping the judges' corpus features between runs")
+    parser.add_argument("--corpus", type=Path, default=None, help="a rendered corpus folder for the VAE error")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    import riffnb
+
+    torch.set_num_threads(args.threads)
+    results: dict = {"model": args.model}
+    started = time.perf_counter()
+    judges = train_judges(args.judge_clips, cache=args.judge_cache)
+    results["judge_accuracy_on_real_clips"] = judges.reference_accuracy
+    print(f"judges trained in {time.perf_counter() - started:.0f} s; accuracy on held-out real clips: "
+          + ", ".join(f"{k} {v:.0%}" for k, v in judges.reference_accuracy.items()), flush=True)
+
+    folder = model_folder(args.model)
+    settings = sampling_settings(folder)
+    pipe = riffnb.load_pipeline(args.model, device="cpu")
+    pipe.pipeline.set_progress_bar_config(disable=True)
+    results["settings"] = settings
+
+    def generate(prompt: str, seed: int):
+        clip = pipe.text_to_audio(prompt, seed=seed, **settings)
+        return audio_features(clip.samples, pipe.params)
+
+    # Instrument adherence on paraphrased prompts.
+    confusion: dict[str, dict[str, int]] = {name: {} for name in INSTRUMENT_WORDS}
+    prompts = adherence_prompts(args.clips_per_instrument)
+    correct = 0
+    for number, (prompt, spec) in enumerate(prompts):
+        predicted = judges.instrument.predict(generate(prompt, seed=1000 + number))[0]
+        confusion[spec.lead][predicted] = confusion[spec.lead].get(predicted, 0) + 1
+        correct += predicted == spec.lead
+    results["instrument_accuracy"] = correct / len(prompts)
+    results["instrument_confusion"] = confusion
+    print(f"instrument adherence: {correct}/{len(prompts)} = {correct / len(prompts):.0%}", flush=True)
+    for name, row in confusion.items():
+        print(f"  {name:16s} {row}")
+
+    for attribute, judge in (("tempo", judges.tempo), ("register", judges.register)):
+        hits = 0
+        attribute_prompt_list = attribute_prompts(attribute, args.attribute_clips)
+        for number, (prompt, value) in enumerate(attribute_prompt_list):
+            hits += judge.predict(generate(prompt, seed=2000 + number))[0] == value
+        results[f"{attribute}_accuracy"] = hits / len(attribute_prompt_list)
+        print(f"{attribute} adherence: {hits}/{len(attribute_prompt_list)} = {hits / len(attribute_prompt_list):.0%}",
+              flush=True)
+
+    seed_hits = sum(judges.instrument.predict(generate(SEED_PROMPT, seed))[0] == "electric guitar" for seed in range(4))
+    results["seed_prompt_electric_guitar"] = f"{seed_hits}/4"
+    print(f"'{SEED_PROMPT}' judged electric guitar: {seed_hits}/4")
+
+    results["vae"] = vae_error(pipe, corpus=args.corpus)
+    print(f"VAE reconstruction: {results['vae']}")
+
+    unit = machine_unit()
+    pipe.text_to_audio(SEED_PROMPT, seed=0, **settings)
+    times = []
+    for seed in range(5):
+        begun = time.perf_counter()
+        pipe.text_to_audio(SEED_PROMPT, seed=seed, **settings)
+        times.append(time.perf_counter() - begun)
+    seconds = statistics.median(times)
+    results["seconds_per_clip"] = seconds
+    results["seconds_per_clip_over_machine_unit"] = seconds / unit
+    print(f"speed: {seconds:.2f} s per 5.12 s clip (median of 5; {seconds / unit:.0f} x the machine unit of "
+          f"{unit * 1000:.0f} ms) at {settings}", flush=True)
+    if not args.skip_memory:
+        results["peak_memory_mb"] = peak_memory_mb(args.model)
+        print(f"peak memory of a fresh process (load + one clip): {results['peak_memory_mb']:.0f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
