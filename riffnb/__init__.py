@@ -16,8 +16,7 @@ Names are loaded on first use, so ``import riffnb`` stays fast; torch and diffus
 
 from __future__ import annotations
 
-import importlib
-import typing as T
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -33,8 +32,6 @@ _EXPORTS = {
     "save_audio": "audio",
     "normalize_audio": "audio",
     "resample": "audio",
-    "stft": "stft",
-    "istft": "stft",
     "mel_filterbank": "mel",
     "mel_from_linear": "mel",
     "linear_from_mel": "mel",
@@ -62,23 +59,13 @@ _EXPORTS = {
     "Clip": "diffusion",
 }
 
+# stft and istft stay in riffnb.stft: exporting them here would hide that module behind the function.
 _SUBMODULES = {
     "audio", "cli", "clips", "diffusion", "display", "errors", "image", "mel", "params", "phase",
-    "phase_torch", "plot", "spectrogram", "stft", "synth", "widgets",
+    "phase_torch", "plot", "spectrogram", "stft", "synth", "train", "widgets",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> T.Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'riffnb' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

@@ -16,8 +16,7 @@ stays usable; nothing plays until you press play (the endless player starts play
 
 from __future__ import annotations
 
-import importlib
-import typing as T
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "Panel": "_panel",
@@ -34,13 +33,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> T.Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'riffnb.widgets' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
