@@ -633,7 +633,8 @@ def initial_phase_factor(magnitude: np.ndarray, init="random", *, grid: PhaseGri
     """Starting phase as unit complex numbers (complex64, frames-major like :class:`StftOperator`'s output).
 
     ``magnitude`` is on the working grid. ``init``: ``"random"`` (uniform phases from ``seed``; what librosa and
-    torchaudio do), ``"zeros"`` (all phases 0: a click-like, worse start), ``"pghi"`` (:func:`pghi_phase` with
+    torchaudio do), ``"zeros"`` (all phases 0 at the start of each FFT buffer, where the centred window is zero: every
+    frame's energy lands outside the window, so the first estimate is nearly silent; the worst start), ``"pghi"`` (:func:`pghi_phase` with
     ``grid``'s STFT sizes), or a phase array in radians shaped like the caller's magnitude, which ``grid`` moves
     onto the working grid. ``grid`` (a :func:`plan_grid` result) is needed for the last two only.
 
