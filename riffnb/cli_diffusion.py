@@ -22,10 +22,10 @@ if T.TYPE_CHECKING:
     from .diffusion.pipeline import RiffusionPipeline
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
+def _add_model_options(parser: argparse.ArgumentParser,
+                       model_help: str = "hub id, local diffusers folder, or shipped model name") -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model", default=None,
-                       help="hub id, local diffusers folder, or shipped model name (default: riffusion/riffusion-model-v1)")
+    group.add_argument("--model", default=None, help=f"{model_help} (default: riffusion/riffusion-model-v1)")
     group.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     group.add_argument("--dtype", help="float16, bfloat16 or float32 (default: float16 on a GPU, float32 on a CPU)")
 
@@ -36,21 +36,22 @@ def _add_sampling_options(parser: argparse.ArgumentParser, steps_help: str) -> N
     group.add_argument("--scheduler", help="dpm++ (default), pndm (the model's own), ddim, euler, euler_a or lms")
 
 
-def _quiet_libraries() -> None:
-    """Keep the command's output to riffnb's own lines: no progress bars or notes from diffusers and transformers."""
-    import transformers
-    from diffusers.utils import logging as diffusers_logging
+def _add_prompt_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, help="seed of the noise (default: random, printed)")
+    parser.add_argument("--guidance", type=float, default=7.0, help="classifier-free guidance scale (default: 7.0)")
+    parser.add_argument("--negative", help="negative prompt: what to steer away from")
 
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    diffusers_logging.set_verbosity_error()
-    diffusers_logging.disable_progress_bar()
+
+def _add_output_options(parser: argparse.ArgumentParser, image_help: str) -> None:
+    from . import cli
+
+    parser.add_argument("-o", "--output", required=True, help=f"output audio file ({cli.audio_suffixes()})")
+    parser.add_argument("--image", help=f"also write the spectrogram image {image_help} (.png)")
 
 
 def _load(args: argparse.Namespace) -> "RiffusionPipeline":
     from .diffusion.loading import DEFAULT_MODEL, load_pipeline
 
-    _quiet_libraries()
     pipe = load_pipeline(args.model or DEFAULT_MODEL, device=args.device, dtype=args.dtype)
     pipe.pipeline.set_progress_bar_config(disable=True)
     return pipe
@@ -65,12 +66,17 @@ def _outputs(args: argparse.Namespace) -> list[str]:
     return outputs
 
 
-def _write(args: argparse.Namespace, samples, sample_rate: int, image) -> None:
+def _write(args: argparse.Namespace, samples, sample_rate: int, image=None, params=None) -> None:
+    """Write the audio, and with ``--image`` the spectrogram ``image`` (made from the audio with ``params`` if None)."""
     from . import cli
     from .audio import save_audio
 
     save_audio(args.output, samples, sample_rate, overwrite=args.overwrite)
     if getattr(args, "image", None):
+        if image is None:
+            from .spectrogram import image_from_audio
+
+            image = image_from_audio(samples, sample_rate, params)
         cli.save_spectrogram_image(image, args.image, args.overwrite)
 
 
@@ -94,11 +100,8 @@ def register_generate(subparsers: argparse._SubParsersAction) -> None:
         "Stable Diffusion and turn it into audio.",
     )
     parser.add_argument("prompt", help="what to play, e.g. 'funky jazz piano'; weights work: '(jazz:1.3) piano'")
-    parser.add_argument("-o", "--output", required=True, help=f"output audio file ({cli.audio_suffixes()})")
-    parser.add_argument("--image", help="also write the spectrogram image here (.png)")
-    parser.add_argument("--seed", type=int, help="seed of the initial noise (default: random, printed)")
-    parser.add_argument("--guidance", type=float, default=7.0, help="classifier-free guidance scale (default: 7.0)")
-    parser.add_argument("--negative", help="negative prompt: what to steer away from")
+    _add_output_options(parser, "here")
+    _add_prompt_options(parser)
     parser.add_argument("--width", type=int, default=512,
                         help="image width in pixels, a multiple of 8; 100 per second of audio (default: 512, 5.12 s)")
     _add_sampling_options(parser, "denoising steps (default: 30)")
@@ -138,17 +141,14 @@ def register_riff(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("input", help="audio file, spectrogram image, or seed image name "
                         f"(riffnb's: {', '.join(SEEDS)}; Riffusion's, downloaded: {', '.join(RIFFUSION_SEED_IMAGES)})")
-    parser.add_argument("-o", "--output", required=True, help=f"output audio file ({cli.audio_suffixes()})")
+    _add_output_options(parser, "of the result here")
     parser.add_argument("--prompt", required=True, help="what to turn it into")
     parser.add_argument("--strength", type=float, default=None,
                         help="denoising strength from 0 (keep the input) to 1 (ignore it); default 0.75, or 0.55 "
                         "for audio input (Riffusion's audio-to-audio; 0.4 for a lighter touch)")
     parser.add_argument("--mask", help="mask image (or Riffusion mask name: "
                         f"{', '.join(RIFFUSION_MASKS)}): white is repainted, black kept")
-    parser.add_argument("--image", help="also write the spectrogram image of the result here (.png)")
-    parser.add_argument("--seed", type=int, help="seed of the noise (default: random, printed)")
-    parser.add_argument("--guidance", type=float, default=7.0, help="classifier-free guidance scale (default: 7.0)")
-    parser.add_argument("--negative", help="negative prompt: what to steer away from")
+    _add_prompt_options(parser)
     parser.add_argument("--window-s", type=float, default=5.0, help="audio input: window length in s (default: 5.0)")
     parser.add_argument("--overlap-s", type=float, default=0.2,
                         help="audio input: overlap of the windows, crossfaded, in s (default: 0.2)")
@@ -158,12 +158,12 @@ def register_riff(subparsers: argparse._SubParsersAction) -> None:
 
 def _input_kind(path: str) -> str:
     """'audio', 'image' or 'seed' for the riff input, checked before the model loads."""
-    from .diffusion.seeds import _IMAGE_SUFFIXES, RIFFUSION_SEED_IMAGES, SEEDS, SeedImageError
+    from .diffusion.seeds import IMAGE_SUFFIXES, RIFFUSION_SEED_IMAGES, SEEDS, SeedImageError
 
     if os.path.isdir(path):
         raise RiffnbError(f"{path}: is a directory; give an audio file, an image or a seed image name")
     if os.path.exists(path):
-        return "image" if os.path.splitext(path)[1].lower() in _IMAGE_SUFFIXES else "audio"
+        return "image" if os.path.splitext(path)[1].lower() in IMAGE_SUFFIXES else "audio"
     if path in SEEDS or path in RIFFUSION_SEED_IMAGES:
         return "seed"
     raise SeedImageError(
@@ -205,15 +205,11 @@ def run_riff(args: argparse.Namespace) -> None:
             samples, sample_rate = riffed.samples, riffed.sample_rate
             seed, detail = riffed.clips[0].seed, f"{len(riffed.clips)} window(s)"
             image = None
-            if args.image:
-                from .spectrogram import image_from_audio
-
-                image = image_from_audio(samples, sample_rate, pipe.params)
         else:
             with cli.about_input(args.input) if kind == "image" else contextlib.nullcontext():
                 clip = pipe.riff(source, args.prompt, **options)
             samples, sample_rate, image, seed, detail = clip.samples, clip.sample_rate, clip.image, clip.seed, "1 clip"
-    _write(args, samples, sample_rate, image)
+    _write(args, samples, sample_rate, image, pipe.params)
     print(f"wrote {args.output}: {samples.shape[-1] / sample_rate:.2f} s, {detail}, strength {strength:g}, "
           f"seed {seed} ({elapsed():.1f} s)")
 
@@ -241,8 +237,7 @@ def register_interpolate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--start-seed", type=int, default=0, help="seed of the first clip (default: 0)")
     parser.add_argument("--end-seed", type=int, default=1, help="seed of the last clip (default: 1)")
     parser.add_argument("--num-clips", type=int, default=5, help="clips, the first and last included (default: 5)")
-    parser.add_argument("-o", "--output", required=True, help=f"output audio file ({cli.audio_suffixes()})")
-    parser.add_argument("--image", help="also write the spectrogram image of the whole result here (.png)")
+    _add_output_options(parser, "of the whole result here")
     parser.add_argument("--seed-image", default=DEFAULT_SEED_IMAGE,
                         help=f"the image every clip is riffed from: a seed name, image or audio file (default: "
                         f"{DEFAULT_SEED_IMAGE}; og_beat is Riffusion's)")
@@ -276,12 +271,7 @@ def run_interpolate(args: argparse.Namespace) -> None:
         clips = pipe.interpolate(start, end, num_clips=args.num_clips, source=seed_image, mask=mask,
                                  scheduler=args.scheduler, **_steps(args))
         samples = stitch_clips(clips, args.crossfade)
-    image = None
-    if args.image:
-        from .spectrogram import image_from_audio
-
-        image = image_from_audio(samples, clips[0].sample_rate, pipe.params)
-    _write(args, samples, clips[0].sample_rate, image)
+    _write(args, samples, clips[0].sample_rate, params=pipe.params)
     print(f"wrote {args.output}: {samples.shape[-1] / clips[0].sample_rate:.2f} s, {len(clips)} clips from "
           f"{args.start_prompt!r} (seed {args.start_seed}) to {args.end_prompt!r} (seed {args.end_seed}) "
           f"({elapsed():.1f} s)")
@@ -308,11 +298,7 @@ def register_batch(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--num-seeds", type=int, default=1,
                         help="seeds per entry, counting up from the entry's (default: 1)")
     parser.add_argument("--format", default="wav", help="audio format: wav, flac, ogg or mp3 (default: wav)")
-    group = parser.add_argument_group("model")
-    group.add_argument("--model", default=None, help="for parameter sets that name no checkpoint (default: "
-                       "riffusion/riffusion-model-v1)")
-    group.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
-    group.add_argument("--dtype", help="float16, bfloat16 or float32")
+    _add_model_options(parser, "for parameter sets that name no checkpoint")
 
 
 def run_batch(args: argparse.Namespace) -> None:
@@ -322,7 +308,6 @@ def run_batch(args: argparse.Namespace) -> None:
     from .diffusion.loading import DEFAULT_MODEL
 
     batch = load_batch(args.batch)
-    _quiet_libraries()
 
     def progress(done: int, total: int, clip) -> None:
         print(f"[{done}/{total}] {clip.prompt!r} seed {clip.seed}", flush=True)

@@ -78,6 +78,40 @@ def test_loading_is_quiet_about_the_safety_checker(tiny_pipeline_dir, capfd, rec
     assert not [w for w in recwarn if "safety" in str(w.message).lower() or "torch_dtype" in str(w.message)]
 
 
+def test_loading_writes_nothing_and_restores_the_callers_settings(tiny_pipeline_dir, capfd):
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    libraries = (diffusers_logging, transformers_logging)
+
+    def settings():
+        return [(library.get_verbosity(), library.is_progress_bar_enabled()) for library in libraries]
+
+    def apply(chosen):
+        for library, (verbosity, bars) in zip(libraries, chosen):
+            library.set_verbosity(verbosity)
+            library.enable_progress_bar() if bars else library.disable_progress_bar()
+
+    original = settings()
+    try:
+        for chosen in ([(20, True), (20, True)], [(40, False), (40, False)], [(30, True), (50, False)]):
+            apply(chosen)
+            capfd.readouterr()
+            riffnb.load_pipeline(tiny_pipeline_dir, device="cpu")
+            captured = capfd.readouterr()
+            assert captured.out == "" and captured.err == "", captured.out + captured.err
+            assert settings() == chosen
+    finally:
+        apply(original)
+
+
+def test_loading_in_a_fresh_interpreter_writes_nothing(tiny_pipeline_dir):
+    # transformers warns once per process (about torchvision) when diffusers' pipeline is first imported.
+    code = f"import riffnb\nriffnb.load_pipeline({os.fspath(tiny_pipeline_dir)!r}, device='cpu')\n"
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
+
+
 def test_folder_without_params_file_gets_riffusions(tiny_pipeline_dir, tmp_path):
     folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "model")
     (folder / loading.PARAMS_FILE).unlink()
@@ -308,3 +342,36 @@ def test_importing_the_diffusion_package_stays_light():
     )
     result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+# Public names of these modules that the package does not export, and why.
+NOT_EXPORTED = {
+    # The package attribute is the module of the same name once that is imported: use pipe.riff / pipe.interpolate.
+    "riff", "interpolate",
+    # img2img building blocks, like steps.py's: reached through their module.
+    "img2img_timesteps", "encode_image", "latent_mask", "img2img_latents", "check_alpha", "DOT_THRESHOLD", "Source",
+    # Batch's default seed (42) would read as riffnb's at package level; Riffusion's seed repository is a default.
+    "DEFAULT_SEED", "RIFFUSION_SEED_REPO", "IMAGE_SUFFIXES",
+}
+
+
+def test_the_package_exports_the_public_names_of_every_module():
+    import importlib
+    import inspect
+
+    import riffnb.diffusion as package
+
+    for name in ("riff", "interpolate", "endless", "batch", "seeds"):
+        module = importlib.import_module(f"riffnb.diffusion.{name}")
+        public = {
+            key for key, value in vars(module).items()
+            if not key.startswith("_") and not inspect.ismodule(value) and key not in ("annotations", "T", "np")
+            and getattr(value, "__module__", module.__name__) == module.__name__
+        }
+        missing = public - set(package.__all__) - NOT_EXPORTED
+        assert not missing, f"{name}.py: {sorted(missing)}"
+    for name in package.__all__:
+        assert getattr(package, name) is getattr(importlib.import_module(f"riffnb.diffusion.{package._EXPORTS[name]}"), name)
+    for name in ("PromptInput", "EndlessTrack", "EndlessSchedule", "load_batch", "run_batch", "seed_image", "riffuse",
+                 "stitch_clips"):
+        assert name in package.__all__ and name in dir(package)

@@ -116,6 +116,30 @@ def test_schedulers_by_name(tiny_pipe, name, key, class_name):
         assert scheduler.config[setting] == tiny_pipe.pipeline.scheduler.config[setting]
 
 
+@pytest.mark.parametrize(
+    ("class_name", "key"),
+    [
+        ("DPMSolverMultistepScheduler", "dpm++"),
+        ("PNDMScheduler", "pndm"),
+        ("DDIMScheduler", "ddim"),
+        ("EulerDiscreteScheduler", "euler"),
+        ("EulerAncestralDiscreteScheduler", "euler_a"),
+        ("LMSDiscreteScheduler", "lms"),
+        ("EulerDiscrete", "euler"),
+    ],
+)
+def test_diffusers_class_names_as_riffusions_batch_files_use_them(class_name, key):
+    assert schedulers.scheduler_key(class_name) == key
+    assert schedulers.SCHEDULERS[key][0] == class_name.removesuffix("Scheduler") + "Scheduler"
+
+
+def test_a_class_name_riffnb_does_not_offer_is_still_unknown():
+    with pytest.raises(UnknownSchedulerError, match="unknown scheduler 'HeunDiscreteScheduler'; use one of"):
+        schedulers.scheduler_key("HeunDiscreteScheduler")
+    with pytest.raises(UnknownSchedulerError, match="unknown scheduler 'Scheduler'"):
+        schedulers.scheduler_key("Scheduler")
+
+
 def test_scheduler_settings_that_matter():
     from diffusers import PNDMScheduler
 

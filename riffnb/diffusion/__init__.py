@@ -6,8 +6,16 @@
 - :mod:`~riffnb.diffusion.prompts`: Riffusion's weighted prompts ``(word:1.3)``
 - :mod:`~riffnb.diffusion.schedulers`: samplers by name
 - :mod:`~riffnb.diffusion.steps`: the denoising loop unrolled into small functions, plus fast latent previews
+- :mod:`~riffnb.diffusion.riff`: riffing (img2img) with Riffusion's semantics, :class:`PromptInput`, :func:`riffuse`,
+  :func:`riff_audio`
+- :mod:`~riffnb.diffusion.interpolate`: a row of clips morphing between two prompts and seeds, :func:`stitch_clips`
+- :mod:`~riffnb.diffusion.endless`: :class:`EndlessTrack`, clip after clip like Riffusion's app
+- :mod:`~riffnb.diffusion.batch`: :func:`load_batch` and :func:`run_batch` for Riffusion's JSON batch files
+- :mod:`~riffnb.diffusion.seeds`: seed images and masks by name, file, audio or image
 
-Names load on first use: importing this package does not import torch.
+Names load on first use: importing this package does not import torch. The functions ``riff`` and ``interpolate``
+share their modules' names, so they are reached as methods of :class:`RiffusionPipeline` (``pipe.riff``) or from
+their modules (``riffnb.diffusion.riff.riff``); the package attribute is the module once it is imported.
 """
 
 from __future__ import annotations
@@ -38,6 +46,44 @@ _EXPORTS = {
     "SCHEDULERS": "schedulers",
     "DEFAULT_SCHEDULER": "schedulers",
     "UnknownSchedulerError": "schedulers",
+    "PromptInput": "riff",
+    "RiffedAudio": "riff",
+    "riffuse": "riff",
+    "riff_audio": "riff",
+    "lerp": "riff",
+    "slerp": "riff",
+    "check_strength": "riff",
+    "DEFAULT_STRENGTH": "riff",
+    "AUDIO_TO_AUDIO_STRENGTH": "riff",
+    "AUDIO_TO_AUDIO_WINDOW_S": "riff",
+    "AUDIO_TO_AUDIO_OVERLAP_S": "riff",
+    "interpolation_alphas": "interpolate",
+    "stitch_clips": "interpolate",
+    "DEFAULT_CROSSFADE_S": "interpolate",
+    "EndlessTrack": "endless",
+    "EndlessSchedule": "endless",
+    "EndlessRequest": "endless",
+    "endless_track": "endless",
+    "ALPHA_STEP": "endless",
+    "Batch": "batch",
+    "BatchParams": "batch",
+    "BatchEntry": "batch",
+    "BatchResult": "batch",
+    "BatchFormatError": "batch",
+    "load_batch": "batch",
+    "run_batch": "batch",
+    "output_names": "batch",
+    "SEEDS": "seeds",
+    "DEFAULT_SEED_IMAGE": "seeds",
+    "RIFFUSION_SEED_IMAGES": "seeds",
+    "RIFFUSION_MASKS": "seeds",
+    "SeedImageError": "seeds",
+    "seed_image": "seeds",
+    "seed_audio": "seeds",
+    "riffusion_image": "seeds",
+    "resolve_source": "seeds",
+    "resolve_mask": "seeds",
+    "fit_width": "seeds",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -205,11 +205,12 @@ def _check_entry(item: T.Any, label: str, where: str) -> BatchEntry:
 
 
 def _scheduler(name: str, where: str) -> str:
-    """riffnb's name for a scheduler; Riffusion's files name diffusers classes ("DPMSolverMultistepScheduler")."""
+    """riffnb's name for a scheduler (:func:`~riffnb.diffusion.schedulers.scheduler_key` reads the diffusers class
+    names Riffusion's files use, e.g. "DPMSolverMultistepScheduler")."""
     from .schedulers import UnknownSchedulerError, scheduler_key
 
     try:
-        return scheduler_key(re.sub(r"(?i)scheduler$", "", name.strip()) or name)
+        return scheduler_key(name.strip())
     except UnknownSchedulerError as error:
         raise BatchFormatError(f"{where}: {error}") from None
 

@@ -130,13 +130,10 @@ class Clip:
         return paths
 
     def audio_html(self) -> str:
-        """An ``<audio controls>`` element playing this clip (16-bit WAV, inline)."""
-        import soundfile
+        """An ``<audio controls>`` element playing this clip (16-bit WAV, inline): :func:`riffnb.display.audio_html`."""
+        from ..display import audio_html
 
-        buffer = io.BytesIO()
-        soundfile.write(buffer, np.clip(self.samples, -1, 1).T, self.sample_rate, format="WAV", subtype="PCM_16")
-        data = base64.b64encode(buffer.getvalue()).decode("ascii")
-        return f'<audio controls preload="metadata" src="data:audio/wav;base64,{data}"></audio>'
+        return audio_html(self.samples, self.sample_rate)
 
     def image_html(self) -> str:
         """An ``<img>`` element showing the spectrogram (PNG, inline)."""

@@ -250,8 +250,17 @@ def check_pipeline_folder(folder: Path, allow_pickle: bool = False) -> dict:
     return index
 
 
-def _network_error_types() -> tuple[type[BaseException], ...]:
-    # huggingface_hub has used requests, httpx and httpx2 across versions: catch whichever transport it uses.
+def network_error_types() -> tuple[type[BaseException], ...]:
+    """The exception types a failed connection to the Hugging Face hub raises, to catch in ``except`` clauses.
+
+    huggingface_hub has used requests, httpx and httpx2 across versions: this holds whichever of their transport
+    errors are installed, plus Python's ``ConnectionError`` and ``TimeoutError``.
+
+    Examples
+    --------
+    >>> ConnectionError in network_error_types()
+    True
+    """
     types: list[type[BaseException]] = [ConnectionError, TimeoutError]
     for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "RequestException")):
         try:
@@ -287,7 +296,7 @@ def _fetch_from_hub(
     from huggingface_hub import errors as hub_errors
 
     allow, ignore = _hub_patterns(allow_pickle)
-    network_errors = _network_error_types()
+    network_errors = network_error_types()
     alternatives = f"pass a local diffusers folder, or use riffnb's shipped model: load_pipeline('tiny')"
 
     def cached() -> Path | None:
@@ -425,6 +434,40 @@ def read_params(folder: Path) -> SpectrogramParams:
 # Loading
 
 
+@contextlib.contextmanager
+def quiet_libraries() -> T.Iterator[None]:
+    """Inside the block, diffusers and transformers log errors only and draw no progress bars; the caller's
+    settings (and huggingface_hub's progress bars, which transformers switches along) come back afterwards.
+
+    Loading a model otherwise leaves a notebook cell or a terminal full of progress bars ("Loading pipeline
+    components", "Loading weights") and notes about things riffnb chose on purpose.
+    """
+    import importlib
+
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    # The module, not the tqdm class huggingface_hub.utils exports under the same name.
+    hub_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")
+    libraries = (diffusers_logging, transformers_logging)
+    saved = [(library.get_verbosity(), library.is_progress_bar_enabled()) for library in libraries]
+    hub_bars = dict(hub_tqdm.progress_bar_states)
+    with warnings.catch_warnings():
+        # huggingface_hub warns when HF_HUB_DISABLE_PROGRESS_BARS overrides the switch transformers flips.
+        warnings.filterwarnings("ignore", message="Cannot (en|dis)able progress bars")
+        try:
+            for library in libraries:
+                library.set_verbosity_error()
+                library.disable_progress_bar()
+            yield
+        finally:
+            for library, (verbosity, bars) in zip(libraries, saved):
+                library.set_verbosity(verbosity)
+                (library.enable_progress_bar if bars else library.disable_progress_bar)()
+            hub_tqdm.progress_bar_states.clear()
+            hub_tqdm.progress_bar_states.update(hub_bars)
+
+
 def load_pipeline(
     model: str | os.PathLike = DEFAULT_MODEL,
     device: "str | torch.device | None" = None,
@@ -472,13 +515,10 @@ def load_pipeline(
     check_pipeline_folder(folder, allow_pickle=allow_pickle)
     model_params = params if params is not None else read_params(folder)
 
-    from diffusers import StableDiffusionPipeline
-    from diffusers.utils import logging as diffusers_logging
+    with memory_errors(f"loading {os.fspath(model)}", chosen_device), quiet_libraries():
+        # Importing it makes transformers warn that torchvision is missing, which riffnb does not need.
+        from diffusers import StableDiffusionPipeline
 
-    with memory_errors(f"loading {os.fspath(model)}", chosen_device):
-        verbosity = diffusers_logging.get_verbosity()
-        # diffusers logs per-component progress and notes at INFO/WARNING for things riffnb chose on purpose.
-        diffusers_logging.set_verbosity_error()
         try:
             with warnings.catch_warnings():
                 # diffusers >= 0.40 renamed torch_dtype to dtype; the old name works everywhere riffnb runs.
@@ -499,8 +539,6 @@ def load_pipeline(
             raise NotAPipelineError(
                 f"{folder} could not be loaded as a Stable Diffusion pipeline ({detail}); re-save or re-download it"
             ) from None
-        finally:
-            diffusers_logging.set_verbosity(verbosity)
         pipeline = pipeline.to(chosen_device)
     if compile:
         import torch

@@ -148,7 +148,7 @@ class RiffusionPipeline:
         >>> clip.duration, clip.image.size                                          # doctest: +SKIP
         (5.12, (512, 512))
         """
-        steps_count = self._check_steps(steps)
+        steps_count = self.check_steps(steps)
         guidance = self._check_guidance(guidance)
         width = self.check_width(width)
         seed = random_seed() if seed is None else check_seed(seed)
@@ -278,7 +278,14 @@ class RiffusionPipeline:
     # ------------------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _check_steps(value: T.Any) -> int:
+    def check_steps(value: T.Any) -> int:
+        """``value`` as a number of denoising steps (a positive int), or a :class:`GenerationError` saying so.
+
+        Examples
+        --------
+        >>> RiffusionPipeline.check_steps(30)
+        30
+        """
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise GenerationError(f"steps must be a positive integer, got {value!r}; try 30 with the default scheduler")
         return int(value)

@@ -273,7 +273,7 @@ def riffuse(
     alpha = check_alpha(alpha)
     if not isinstance(start, PromptInput) or not isinstance(end, PromptInput):
         raise RiffnbError("start and end must be PromptInput(prompt, seed, ...) objects")
-    num_steps = RiffusionPipeline._check_steps(DEFAULT_STEPS if steps is None else steps)
+    num_steps = RiffusionPipeline.check_steps(DEFAULT_STEPS if steps is None else steps)
     if callback is not None and not callable(callback):
         raise GenerationError(f"callback must be callable as callback(step, timestep, latents), got {callback!r}")
     image, source_name = resolve_source(source, pipe.params, multiple=pipe.pipeline.vae_scale_factor)

@@ -28,10 +28,10 @@ SCHEDULERS: dict[str, tuple[str, dict[str, T.Any]]] = {
 }
 
 _ALIASES = {
-    "dpm": "dpm++", "dpmpp": "dpm++", "dpmsolver": "dpm++", "dpmsolver++": "dpm++", "dpmsolvermultistep": "dpm++",
-    "dpm++2m": "dpm++", "dpmsolver++multistep": "dpm++",
-    "eulerancestral": "euler_a", "eulera": "euler_a", "eulerancestraldiscrete": "euler_a",
-    "eulerdiscrete": "euler", "lmsdiscrete": "lms", "plms": "pndm",
+    "dpm": "dpm++", "dpmpp": "dpm++", "dpmsolver": "dpm++", "dpmsolver++": "dpm++", "dpm++2m": "dpm++",
+    "dpmsolver++multistep": "dpm++", "eulerancestral": "euler_a", "eulera": "euler_a", "plms": "pndm",
+    # diffusers' class names, as Riffusion's batch files give them ("DPMSolverMultistepScheduler").
+    **{re.sub(r"scheduler$", "", class_name.lower()): key for key, (class_name, _) in SCHEDULERS.items()},
 }
 
 
@@ -42,14 +42,20 @@ class UnknownSchedulerError(RiffnbError):
 def scheduler_key(name: str) -> str:
     """The canonical name for ``name`` ("DPM-Solver++" -> "dpm++", "Euler ancestral" -> "euler_a").
 
+    diffusers' class names work too, with or without "Scheduler", as Riffusion's batch files use them
+    ("DPMSolverMultistepScheduler" -> "dpm++").
+
     Examples
     --------
     >>> [scheduler_key(n) for n in ("DPM-Solver++", "Euler ancestral", "DDIM", "lms")]
     ['dpm++', 'euler_a', 'ddim', 'lms']
+    >>> [scheduler_key(n) for n in ("DPMSolverMultistepScheduler", "EulerAncestralDiscreteScheduler", "PNDMScheduler")]
+    ['dpm++', 'euler_a', 'pndm']
     """
     if not isinstance(name, str):
         raise UnknownSchedulerError(f"a scheduler name must be a string, got {type(name).__name__}; use one of {_choices()}")
     squashed = re.sub(r"[\s_\-]", "", name.lower())
+    squashed = re.sub(r"(?<=.)scheduler$", "", squashed)
     if name.lower() in SCHEDULERS:
         return name.lower()
     key = _ALIASES.get(squashed, squashed)

@@ -71,7 +71,8 @@ SEEDS: dict[str, tuple[str, dict[str, T.Any]]] = {
 #: The seed riffnb riffs from when none is given.
 DEFAULT_SEED_IMAGE = "beat"
 
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+#: File suffixes read as images (anything else is read as audio).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
 class SeedImageError(RiffnbError):
@@ -143,7 +144,7 @@ def riffusion_image(
     from huggingface_hub import errors as hub_errors
 
     from ..image import load_image
-    from .loading import HUB_TIMEOUT, _network_error_types, hub_offline
+    from .loading import HUB_TIMEOUT, hub_offline, network_error_types
 
     if name not in RIFFUSION_SEED_IMAGES + RIFFUSION_MASKS:
         raise SeedImageError(
@@ -161,7 +162,7 @@ def riffusion_image(
         raise SeedImageError(
             f"HF_HUB_OFFLINE is set and Riffusion's {name!r} is not in the Hugging Face cache; {instead}"
         )
-    network_errors = _network_error_types()
+    network_errors = network_error_types()
 
     def unreachable(error: BaseException) -> SeedImageError:
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -225,7 +226,7 @@ def resolve_source(source: T.Any, params: SpectrogramParams, *, multiple: int = 
     elif isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
         if os.path.exists(name) or os.path.splitext(name)[1]:
-            if os.path.splitext(name)[1].lower() in _IMAGE_SUFFIXES:
+            if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
                 image = load_image(name)
             else:
                 image = image_from_audio(*load_audio(name), params)
