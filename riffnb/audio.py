@@ -6,7 +6,9 @@ OGG and MP3); resampling uses soxr.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import os
 import re
 import typing as T
@@ -345,3 +347,31 @@ def normalize_audio(samples: np.ndarray, target_dbfs: float = -12.0, headroom_db
     array = np.clip(array * (10 ** (target_dbfs / 20) / rms), -1.0, 1.0)
     array *= 10 ** (-headroom_db / 20) / np.abs(array).max()
     return array.reshape(shape)
+
+
+# Audio for browsers: players in notebooks and widgets are built on these.
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """Audio ``(channels, n)`` or ``(n,)`` as a 16-bit PCM WAV file in memory (samples beyond +-1 are clipped).
+
+    Examples
+    --------
+    >>> data = wav_bytes(np.zeros(100), 8000)
+    >>> data[:4], data[8:12], len(data)
+    (b'RIFF', b'WAVE', 244)
+    """
+    import soundfile
+
+    audio = as_channels(samples)
+    if int(sample_rate) <= 0:
+        raise InvalidAudioError(f"sample_rate must be a positive number of samples per second, got {sample_rate}")
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.clip(audio, -1.0, 1.0).T, int(sample_rate), format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def audio_html(samples: np.ndarray, sample_rate: int) -> str:
+    """An ``<audio controls>`` element playing the samples from an inline WAV data URL (no autoplay, no loop)."""
+    data = base64.b64encode(wav_bytes(samples, sample_rate)).decode("ascii")
+    return f'<audio controls preload="metadata" src="data:audio/wav;base64,{data}"></audio>'

@@ -25,45 +25,18 @@ True
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import html
-import io
 import typing as T
 import warnings
 
 import numpy as np
 
-from .audio import as_channels
+from .audio import as_channels, audio_html
 from .errors import RiffnbError
 
 #: Players whose data URL exceeds this many bytes warn: notebooks that large are slow to save, open and share.
 LARGE_PLAYER_BYTES = 10_000_000
-
-
-def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
-    """Audio ``(channels, n)`` or ``(n,)`` as a 16-bit PCM WAV file in memory (samples beyond +-1 are clipped).
-
-    Examples
-    --------
-    >>> data = wav_bytes(np.zeros(100), 8000)
-    >>> data[:4], data[8:12], len(data)
-    (b'RIFF', b'WAVE', 244)
-    """
-    import soundfile
-
-    audio = as_channels(samples)
-    if int(sample_rate) <= 0:
-        raise RiffnbError(f"sample_rate must be a positive number of samples per second, got {sample_rate}")
-    buffer = io.BytesIO()
-    soundfile.write(buffer, np.clip(audio, -1.0, 1.0).T, int(sample_rate), format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
-
-
-def audio_html(samples: np.ndarray, sample_rate: int) -> str:
-    """An ``<audio controls>`` element playing the samples from an inline WAV data URL (no autoplay, no loop)."""
-    data = base64.b64encode(wav_bytes(samples, sample_rate)).decode("ascii")
-    return f'<audio controls preload="metadata" src="data:audio/wav;base64,{data}"></audio>'
 
 
 def _level_note(gain: float, action: str) -> str:

@@ -271,6 +271,10 @@ class LabPage:
         """The front notebook's panel."""
         return self.page.locator(self.NOTEBOOK).first
 
+    def cell_output(self, index: int):
+        """The output area of the front notebook's ``index``-th code cell (0-based)."""
+        return self.notebook().locator(".jp-CodeCell").nth(index).locator(".jp-OutputArea")
+
     def errors_shown(self) -> list[str]:
         """Text of output errors and widget render failures anywhere in the notebook."""
         return self.page.evaluate(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from riffnb import display
+from riffnb import audio, display
 from riffnb.errors import InvalidAudioError, RiffnbError
 
 SR = 22050
@@ -123,7 +123,7 @@ def test_large_players_warn_with_the_size():
     minutes = np.zeros(int(90 * 44100))
     with pytest.warns(UserWarning, match=r"embeds 11 MB .*resample"):
         display.play(minutes, 44100, "long")
-    size = len(display.wav_bytes(np.zeros(44100), 44100))
+    size = len(audio.wav_bytes(np.zeros(44100), 44100))
     assert size == 44100 * 2 + 44, "16-bit PCM mono: 88.2 kB per second plus the header"
 
 

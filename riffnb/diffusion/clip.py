@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import AUDIO_FORMATS, atomic_output, check_output_path, save_audio
+from ..audio import AUDIO_FORMATS, atomic_output, audio_html, check_output_path, save_audio
 from ..errors import RiffnbError
 from ..image import save_image
 from ..params import SpectrogramParams
@@ -130,9 +130,7 @@ class Clip:
         return paths
 
     def audio_html(self) -> str:
-        """An ``<audio controls>`` element playing this clip (16-bit WAV, inline): :func:`riffnb.display.audio_html`."""
-        from ..display import audio_html
-
+        """An ``<audio controls>`` element playing this clip (16-bit WAV, inline): :func:`riffnb.audio.audio_html`."""
         return audio_html(self.samples, self.sample_rate)
 
     def image_html(self) -> str:

@@ -257,7 +257,7 @@ def download_link(data: bytes, filename: str, mime: str, label: str) -> str:
 
 
 def audio_download(samples: "np.ndarray", sample_rate: int, stem: str) -> str:
-    from ..display import wav_bytes
+    from ..audio import wav_bytes
 
     return download_link(wav_bytes(samples, sample_rate), f"{stem}.wav", "audio/wav", "WAV")
 

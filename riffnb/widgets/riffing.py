@@ -487,7 +487,7 @@ class EndlessPlayer(Panel, DiffusionControls):
                           f'{self.track.duration_s:.1f} s made</span>')
 
     def _player_html(self, clip: "Clip", index: int, caption: str, autoplay: bool) -> str:
-        from ..display import wav_bytes
+        from ..audio import wav_bytes
 
         # Inline handlers chain the players in the browser: when one ends the next starts; a clip that arrives
         # after the previous one has ended starts as soon as it can play. Only the first plays by itself, and only
