@@ -11,7 +11,7 @@ before any work, written atomically, and never replace an existing file without 
 Adding a subcommand: write ``register_<name>(subparsers)`` that calls :func:`add_command` (which wires up
 ``--overwrite`` and the output check) and adds its arguments, keep heavy imports (torch, diffusers) inside its run
 function so that ``riffnb --help`` stays fast, and list it in :data:`SUBCOMMANDS`. The helpers below the commands
-(:func:`audio_output`, :func:`image_output`, :func:`check_folder`, :func:`save_spectrogram_image`,
+(:func:`audio_output`, :func:`image_output`, :func:`check_folder`, :func:`riffnb.image.save_image`,
 :func:`add_reconstruction_options`, :func:`reconstruction_options`, :func:`about_input`, :func:`timer`) are
 there for subcommands in other modules too.
 """
@@ -29,8 +29,6 @@ from .audio import AUDIO_FORMATS, audio_format_for, check_output_path, load_audi
 from .cli_diffusion import COMMANDS as DIFFUSION_COMMANDS
 from .errors import InvalidAudioError, RiffnbError
 from .params import ExifTags, SpectrogramParams
-
-# What riffnb.image.save_image writes.
 
 # SpectrogramParams fields audio-to-image offers: those an image's EXIF stores, so every image the command writes
 # decodes with the parameters it was made with.
@@ -125,17 +123,15 @@ def register_audio_to_image(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_audio_to_image(args: argparse.Namespace) -> None:
-    try:
-        params = SpectrogramParams(**{name: getattr(args, name) for name in _PARAM_HELP})
-    except ValueError as error:
-        raise RiffnbError(str(error)) from None
+    params = SpectrogramParams(**{name: getattr(args, name) for name in _PARAM_HELP})
     samples, sample_rate = load_audio(args.audio)
     # Imported once the input is known to be good: a bad file is reported without waiting for scipy.
+    from .image import save_image
     from .spectrogram import image_from_audio
 
     with timer() as elapsed, about_input(args.audio):
         image = image_from_audio(samples, sample_rate, params)
-    save_spectrogram_image(image, args.image, args.overwrite)
+    save_image(image, args.image, overwrite=args.overwrite)
     print(f"wrote {args.image}: {image.width}x{image.height} image of {samples.shape[-1] / sample_rate:.2f} s "
           f"of audio ({elapsed():.2f} s)")
 
@@ -304,7 +300,7 @@ def _demo_paths(args: argparse.Namespace) -> list[str]:
 
 
 def run_demo(args: argparse.Namespace) -> None:
-    from .image import spectrogram_from_image
+    from .image import save_image, spectrogram_from_image
     from .spectrogram import audio_from_image, image_from_audio, spectrogram_from_audio
     from .synth import render_demo_clip
 
@@ -320,7 +316,7 @@ def run_demo(args: argparse.Namespace) -> None:
 
     with timer() as elapsed:
         image = image_from_audio(samples, sample_rate, params)
-    save_spectrogram_image(image, image_path, args.overwrite)
+    save_image(image, image_path, overwrite=args.overwrite)
     print(f"wrote {image_path}: {image.width}x{image.height} spectrogram image (STFT, mel, 8-bit: {elapsed():.2f} s)")
 
     with timer() as elapsed:
@@ -378,14 +374,6 @@ def check_folder(path: str) -> tuple[str, ...]:
     if os.path.exists(path) and not os.path.isdir(path):
         raise RiffnbError(f"{path} exists and is not a folder; give an output folder")
     return ()
-
-
-def save_spectrogram_image(image, path: str, overwrite: bool) -> None:
-    """Write a spectrogram image with its EXIF (riffnb.image.save_image), creating its folder if missing."""
-    from .image import save_image
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    save_image(image, path, overwrite=overwrite)
 
 
 @contextlib.contextmanager

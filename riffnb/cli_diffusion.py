@@ -68,8 +68,8 @@ def _outputs(args: argparse.Namespace) -> list[str]:
 
 def _write(args: argparse.Namespace, samples, sample_rate: int, image=None, params=None) -> None:
     """Write the audio, and with ``--image`` the spectrogram ``image`` (made from the audio with ``params`` if None)."""
-    from . import cli
     from .audio import save_audio
+    from .image import save_image
 
     save_audio(args.output, samples, sample_rate, overwrite=args.overwrite)
     if getattr(args, "image", None):
@@ -77,7 +77,7 @@ def _write(args: argparse.Namespace, samples, sample_rate: int, image=None, para
             from .spectrogram import image_from_audio
 
             image = image_from_audio(samples, sample_rate, params)
-        cli.save_spectrogram_image(image, args.image, args.overwrite)
+        save_image(image, args.image, overwrite=args.overwrite)
 
 
 def _steps(args: argparse.Namespace) -> dict[str, T.Any]:
