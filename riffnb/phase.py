@@ -260,6 +260,20 @@ def _hop_chunks(signal: np.ndarray, start: int, n_frames: int, hop_length: int, 
     )
 
 
+def set_frame_geometry(operator, n_fft: int, hop_length: int, win_length: int, n_frames: int,
+                       lead_shape: tuple) -> None:
+    """Give an STFT operator (numpy or torch) its sizes, refusing spectrograms too short to reflect-pad."""
+    operator.n_fft, operator.hop_length, operator.win_length, operator.n_frames = n_fft, hop_length, win_length, n_frames
+    operator.lead_shape = tuple(lead_shape)
+    operator.length = (n_frames - 1) * hop_length
+    operator.pad = n_fft // 2
+    if operator.length <= operator.pad:
+        raise RiffnbError(
+            f"{n_frames} frames are too few to reflect-pad by {operator.pad} samples "
+            f"(need at least {operator.pad // hop_length + 2} frames); pass a longer spectrogram"
+        )
+
+
 def overlap_add_window(n_fft: int, hop_length: int, win_length: int, n_frames: int):
     """``(left, window, inverse_window_sum)`` for an STFT operator on ``n_frames`` centred frames.
 
@@ -300,15 +314,7 @@ class StftOperator:
     """
 
     def __init__(self, n_fft: int, hop_length: int, win_length: int, n_frames: int, lead_shape: tuple = ()):
-        self.n_fft, self.hop_length, self.win_length, self.n_frames = n_fft, hop_length, win_length, n_frames
-        self.lead_shape = tuple(lead_shape)
-        self.length = (n_frames - 1) * hop_length
-        self.pad = n_fft // 2
-        if self.length <= self.pad:
-            raise RiffnbError(
-                f"{n_frames} frames are too few to reflect-pad by {self.pad} samples "
-                f"(need at least {self.pad // hop_length + 2} frames); pass a longer spectrogram"
-            )
+        set_frame_geometry(self, n_fft, hop_length, win_length, n_frames, lead_shape)
         self.left, self.window, self.inverse_window_sum = overlap_add_window(n_fft, hop_length, win_length, n_frames)
         padded_length = self.length + n_fft
         self._padded = np.zeros(self.lead_shape + (padded_length,), dtype=np.float32)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .phase import _TINY, overlap_add_window
+from .phase import _TINY, overlap_add_window, set_frame_geometry
 
 
 def default_device() -> torch.device:
@@ -51,15 +51,7 @@ class TorchStftOperator:
             raise RiffnbError(f"device {device!r} is not a torch device ({error}); pass e.g. 'cpu' or 'cuda'") from None
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RiffnbError("device 'cuda' asked for, but torch sees no GPU; pass device='cpu' or drop device")
-        self.n_fft, self.hop_length, self.win_length, self.n_frames = n_fft, hop_length, win_length, n_frames
-        self.lead_shape = tuple(lead_shape)
-        self.length = (n_frames - 1) * hop_length
-        self.pad = n_fft // 2
-        if self.length <= self.pad:
-            raise RiffnbError(
-                f"{n_frames} frames are too few to reflect-pad by {self.pad} samples "
-                f"(need at least {self.pad // hop_length + 2} frames); pass a longer spectrogram"
-            )
+        set_frame_geometry(self, n_fft, hop_length, win_length, n_frames, lead_shape)
         left, window, inverse_window_sum = overlap_add_window(n_fft, hop_length, win_length, n_frames)
         self.left = left
         self.window = torch.from_numpy(window).to(self.device)
