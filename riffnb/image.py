@@ -49,7 +49,22 @@ def image_from_spectrogram(spectrogram: np.ndarray, power: float = 0.25) -> Imag
     else:
         image = Image.fromarray(np.stack([np.zeros_like(data[0]), data[0], data[1]], axis=-1), mode="RGB")
     image = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
-    image.getexif()[ExifTags.MAX_VALUE] = float(max_value)
+    return tag_image(image, {ExifTags.MAX_VALUE: float(max_value)})
+
+
+def tag_image(image: Image.Image, tags: T.Mapping[int, T.Any]) -> Image.Image:
+    """Add EXIF ``tags`` to ``image`` (in place; returned for chaining) so that they survive copies and crops.
+
+    Examples
+    --------
+    >>> tagged = tag_image(Image.new("RGB", (4, 4)), {ExifTags.SAMPLE_RATE: 22050})
+    >>> tagged.crop((0, 0, 2, 4)).getexif()[ExifTags.SAMPLE_RATE]
+    22050
+    """
+    exif = image.getexif()
+    exif.update(tags)
+    # PIL keeps getexif()'s edits on this object only; info["exif"] travels with copy(), crop() and transpose().
+    image.info["exif"] = exif.tobytes()
     return image
 
 

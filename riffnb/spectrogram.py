@@ -24,6 +24,7 @@ from .image import (
     image_from_spectrogram,
     load_image,
     spectrogram_from_image,
+    tag_image,
 )
 from .mel import linear_from_mel, mel_filterbank, mel_from_linear
 from .params import SpectrogramParams, max_value_from_image, params_from_image
@@ -133,8 +134,7 @@ def image_from_audio(samples: np.ndarray, sample_rate: int, params: SpectrogramP
     """
     params = params or SpectrogramParams()
     image = image_from_spectrogram(spectrogram_from_audio(samples, sample_rate, params), params.power_for_image)
-    image.getexif().update(params.to_exif())
-    return image
+    return tag_image(image, params.to_exif())
 
 
 def audio_from_image(

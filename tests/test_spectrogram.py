@@ -66,3 +66,11 @@ def test_three_channels_mix_to_mono_but_not_to_stereo():
     assert spectrogram_from_audio(three, 44100).shape[0] == 1
     with pytest.raises(InvalidAudioError, match="3-channel"):
         spectrogram_from_audio(three, 44100, SpectrogramParams(stereo=True))
+
+
+def test_exif_survives_copies_and_crops(clip):
+    params = SpectrogramParams(num_frequencies=128, step_size_ms=20)
+    image = image_from_audio(clip, 44100, params)
+    for derived in (image.copy(), image.crop((0, 0, 50, 128)), image.convert("RGB")):
+        assert params_from_image(derived) == params
+        assert derived.getexif()[ExifTags.MAX_VALUE] == image.getexif()[ExifTags.MAX_VALUE]

@@ -31,6 +31,7 @@ import typing as T
 import numpy as np
 
 from ..errors import RiffnbError
+from ..image import tag_image
 from . import prompts, schedulers
 from .steps import PromptEmbeddings, decode, denoise_step, initial_noise, make_generator, make_scheduler
 from .seeds import resolve_mask, resolve_source
@@ -314,7 +315,7 @@ def riffuse(
     else:
         source_max = max_value_from_image(image)
         if source_max is not None:
-            result.getexif()[ExifTags.MAX_VALUE] = source_max
+            tag_image(result, {ExifTags.MAX_VALUE: source_max})
         samples, sample_rate = audio_from_image(result, pipe.params, normalize=False)
 
     extra: dict[str, T.Any] = {"strength": strength, "source": source_name, "mask": mask_name}

@@ -22,6 +22,7 @@ import typing as T
 import numpy as np
 
 from ..errors import InvalidImageError, RiffnbError
+from ..image import tag_image
 from ..params import SpectrogramParams
 
 if T.TYPE_CHECKING:
@@ -271,9 +272,8 @@ def fit_width(image: "Image.Image", multiple: int = 8) -> "Image.Image":
 
 
 def _with_exif_of(image: "Image.Image", original: "Image.Image") -> "Image.Image":
-    # PIL's copy, crop and convert drop EXIF set in memory (the Riffusion tags image_from_audio writes).
-    image.getexif().update(original.getexif())
-    return image
+    # Images read from files or made before tag_image carry their tags in getexif() only, which copies drop.
+    return tag_image(image, original.getexif())
 
 
 def resolve_mask(mask: T.Any) -> tuple["Image.Image | None", str | None]:

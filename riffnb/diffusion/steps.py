@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import typing as T
 
+from ..image import tag_image
 from . import prompts, schedulers
 
 if T.TYPE_CHECKING:
@@ -148,8 +149,7 @@ def denoise_step(
 
 def with_params(image: "Image.Image", params) -> "Image.Image":
     """``image`` with Riffusion's EXIF parameter tags, so it decodes to audio on its own."""
-    image.getexif().update(params.to_exif())
-    return image
+    return tag_image(image, params.to_exif())
 
 
 def decode(pipe: "RiffusionPipeline", latents: "torch.Tensor") -> "list[Image.Image]":
