@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--steps", type=int, default=None, help="override the model's default steps")
+    parser.add_argument("--guidance", type=float, default=None, help="override the model's default guidance")
+    parser.add_argument("--scheduler", default=None, help="override the model's default scheduler")
     args = parser.parse_args(argv)
 
     import torch
@@ -171,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = model_folder(args.model)
     settings = sampling_settings(folder)
+    for name in ("steps", "guidance", "scheduler"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
     pipe = riffnb.load_pipeline(args.model, device="cpu")
     pipe.pipeline.set_progress_bar_config(disable=True)
     results["settings"] = settings

@@ -111,3 +111,15 @@ def test_full_size_model_fits_the_30_mb_budget():
 
     total = sum(parameter_count(m) for m in (make_vae(FULL), make_unet(FULL), make_text_encoder(1200, FULL)))
     assert total * 4 < 29e6
+
+
+def test_shipped_tiny_model_is_small_and_loads_by_name():
+    import riffnb
+
+    assert (SHIPPED / "model_index.json").is_file(), "riffnb/models/tiny is missing: export it with python -m riffnb.train"
+    size = sum(path.stat().st_size for path in SHIPPED.rglob("*") if path.is_file())
+    assert size <= 30e6
+    pipe = riffnb.load_pipeline("tiny", device="cpu")
+    assert pipe.params.num_frequencies == 128 and pipe.params.sample_rate == 22050
+    clip = pipe.text_to_audio("bossa nova with electric guitar", seed=0, steps=4, width=256)
+    assert clip.image.size == (256, 128) and np.abs(clip.samples).max() > 0
