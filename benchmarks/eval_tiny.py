@@ -109,11 +109,13 @@ def attribute_prompts(attribute: str, count: int, seed: int = 1) -> list[tuple[s
 def peak_memory_mb(model: str) -> float:
     """Peak resident memory (MB) of a fresh Python process that loads ``model`` and makes one clip."""
     code = (
-        "import json, resource, riffnb\n"
+        "import riffnb\n"
         f"pipe = riffnb.load_pipeline({model!r}, device='cpu')\n"
         f"settings = {sampling_settings(model_folder(model))!r}\n"
         "pipe.text_to_audio('bossa nova with electric guitar', seed=0, **settings)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork + exec, so a child of
+        # this (large) benchmark process would report the parent's peak.
+        "print([line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
     if result.returncode != 0:
