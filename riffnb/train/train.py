@@ -335,7 +335,6 @@ class Trainer:
 
     def run(self) -> None:
         """Run the remaining phases; stops cleanly (after saving) on SIGINT or SIGTERM."""
-        import torch
 
         def request_stop(signum, frame):
             log(f"signal {signum}: saving and stopping after this step")
