@@ -99,6 +99,34 @@ def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(s
     assert not torch.equal(halfway["unet_ema"]["conv_in.weight"], resumed["unet_ema"]["conv_in.weight"])
 
 
+def test_init_from_continues_an_exported_pipeline_in_a_new_workdir(smoke_run, tmp_path):
+    import torch
+
+    workdir = tmp_path / "continued"
+    workdir.mkdir()
+    shutil.copytree(smoke_run / "corpus-train", workdir / "corpus-train")
+    result = train(workdir, "--init-from", str(smoke_run / "pipeline"), "--unet-steps", "6")
+    assert "UNet step 4" in result.stdout and "vae step" not in result.stdout
+    continued = load_checkpoint(workdir)
+    assert continued["phase"] == "done" and continued["step"] == 6 and continued["unet_start_step"] == 4
+    assert continued["scaling_factor"] == pytest.approx(load_checkpoint(smoke_run)["scaling_factor"])
+    # The autoencoder is the exported one, untouched; the UNet moved on from the exported EMA weights.
+    for key, value in load_checkpoint(smoke_run)["vae"].items():
+        assert torch.equal(continued["vae"][key], value), key
+    settings = json.loads((workdir / "pipeline" / "riffnb.json").read_text())
+    assert settings["training"]["unet_steps_done"] == 6
+
+
+def test_init_from_a_folder_that_is_not_an_export_says_so(tmp_path):
+    result = subprocess.run(
+        [RIFFNB_PYTHON, "-m", "riffnb.train", "--smoke", "--workdir", str(tmp_path / "w"), "--init-from",
+         str(tmp_path)], capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is not a pipeline exported by riffnb.train" in result.stderr
+    assert not (tmp_path / "w" / "checkpoint.pt").exists()
+
+
 def test_export_only_rewrites_the_pipeline_from_the_checkpoint(smoke_run, tmp_path):
     out = tmp_path / "exported"
     train(smoke_run, "--export-only", "--out", str(out))

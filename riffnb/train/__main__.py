@@ -7,6 +7,7 @@ Examples
     python -m riffnb.train --smoke --workdir /tmp/tiny-smoke          # a toy run in about a minute
     python -m riffnb.train --workdir checkpoints/tiny --out riffnb/models/tiny   # the full recipe, ~4 h on 2 cores
     python -m riffnb.train --workdir checkpoints/tiny --export-only --out riffnb/models/tiny
+    python -m riffnb.train --workdir checkpoints/more --init-from riffnb/models/tiny --unet-steps 20000
 
 Run the same command again to continue an interrupted run; ``--unet-steps`` may be raised to train longer.
 """
@@ -43,8 +44,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="minutes between preview images during the UNet phase (0: none)")
     parser.add_argument("--export-minutes", type=float, default=0.0,
                         help="also export the pipeline this often during the UNet phase (0: only at the end)")
+    parser.add_argument("--init-from", default=None, metavar="PIPELINE",
+                        help="start a new WORKDIR from an exported pipeline (e.g. riffnb/models/tiny) and train its "
+                             "UNet further; ignored when WORKDIR already holds a checkpoint")
     parser.add_argument("--export-only", action="store_true", help="export the checkpoint in WORKDIR and exit")
     return parser.parse_args(argv)
+
+
+def make_trainer(args: argparse.Namespace) -> Trainer:
+    overrides = {name: value for name, value in (("vae_steps", args.vae_steps), ("unet_steps", args.unet_steps))
+                 if value is not None}
+    return Trainer(
+        args.workdir,
+        SMOKE_RECIPE if args.smoke else FULL_RECIPE,
+        step_overrides=overrides,
+        checkpoint_minutes=args.checkpoint_minutes,
+        preview_minutes=args.preview_minutes,
+        corpus_workers=args.corpus_workers,
+        overlap_corpus=args.overlap_corpus,
+        init_from=args.init_from,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,17 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    overrides = {name: value for name, value in (("vae_steps", args.vae_steps), ("unet_steps", args.unet_steps))
-                 if value is not None}
-    trainer = Trainer(
-        args.workdir,
-        SMOKE_RECIPE if args.smoke else FULL_RECIPE,
-        step_overrides=overrides,
-        checkpoint_minutes=args.checkpoint_minutes,
-        preview_minutes=args.preview_minutes,
-        corpus_workers=args.corpus_workers,
-        overlap_corpus=args.overlap_corpus,
-    )
+    try:
+        trainer = make_trainer(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     out = args.out or str(trainer.workdir / "pipeline")
     if args.export_only:
         if not trainer.checkpoint_path.is_file():

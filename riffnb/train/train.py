@@ -199,6 +199,7 @@ class Trainer:
         preview_minutes: float = 0.0,
         corpus_workers: int = 1,
         overlap_corpus: bool = False,
+        init_from: str | os.PathLike | None = None,
     ) -> None:
         import torch
 
@@ -237,11 +238,15 @@ class Trainer:
         self.phase = "vae"
         self.step = 0
         self.scaling_factor = 1.0
+        #: The UNet step the run started from: 0, or the step of the pipeline given as ``init_from``.
+        self.unet_start_step = 0
         self.rng = np.random.default_rng(recipe.seed)
         self.caption_rng = random.Random(recipe.seed)
         if state is not None:
             self._load_state(state)
             log(f"resuming {self.workdir} at phase {self.phase}, step {self.step}")
+        elif init_from is not None:
+            self._start_from_pipeline(Path(init_from))
 
     # ------------------------------------------------------------------------------------------------------------
     # State
@@ -267,6 +272,7 @@ class Trainer:
             "phase": self.phase,
             "step": self.step,
             "scaling_factor": self.scaling_factor,
+            "unet_start_step": self.unet_start_step,
             "vae": self.vae.state_dict(),
             "vae_optimizer": self.vae_optimizer.state_dict(),
             "unet": self.unet.state_dict(),
@@ -286,6 +292,7 @@ class Trainer:
         self.phase = state["phase"]
         self.step = state["step"]
         self.scaling_factor = state["scaling_factor"]
+        self.unet_start_step = state.get("unet_start_step", 0)
         self.vae.load_state_dict(state["vae"])
         self.vae_optimizer.load_state_dict(state["vae_optimizer"])
         self.unet.load_state_dict(state["unet"])
@@ -296,6 +303,37 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = state["numpy_rng"]
         self.caption_rng.setstate(state["caption_rng"])
+
+    def _start_from_pipeline(self, folder: Path) -> None:
+        """Continue training an exported pipeline (e.g. the shipped model) in a new work folder.
+
+        The networks start from the exported weights (the EMA weights, which then seed both the trained copy and its
+        average); the optimizer starts afresh, so the learning rate warms up again. The run skips the autoencoder and
+        goes on counting UNet steps from where the export stopped.
+        """
+        from diffusers import AutoencoderKL, UNet2DConditionModel
+        from transformers import CLIPTextModel
+
+        settings_path = folder / RIFFNB_SETTINGS_FILE
+        if not settings_path.is_file():
+            raise ValueError(f"{folder} is not a pipeline exported by riffnb.train (no {RIFFNB_SETTINGS_FILE}); "
+                             "pass a folder written by --out or riffnb/models/tiny")
+        training = json.loads(settings_path.read_text())["training"]
+        exported_vocabulary = type(self.tokenizer).from_pretrained(folder / "tokenizer").get_vocab()
+        if exported_vocabulary != self.tokenizer.get_vocab():
+            raise ValueError(f"{folder}'s tokenizer differs from the caption grammar's vocabulary; it cannot be "
+                             "continued with this version of riffnb.train")
+        vae = AutoencoderKL.from_pretrained(folder / "vae")
+        self.vae.load_state_dict(vae.state_dict())
+        self.scaling_factor = float(vae.config.scaling_factor)
+        self.text_encoder.load_state_dict(CLIPTextModel.from_pretrained(folder / "text_encoder").state_dict())
+        self.unet.load_state_dict(UNet2DConditionModel.from_pretrained(folder / "unet").state_dict())
+        self.unet_ema.module.load_state_dict(self.unet.state_dict())
+        self.text_ema.module.load_state_dict(self.text_encoder.state_dict())
+        self.recipe = dataclasses.replace(self.recipe, vae_steps=training["vae_steps"])
+        self.unet_start_step = training["unet_steps_done"]
+        self.phase, self.step = "latents", 0
+        log(f"starting from {folder}: its autoencoder, and UNet step {self.unet_start_step}")
 
     def save_checkpoint(self) -> None:
         """Write ``checkpoint.pt`` atomically (temporary file, then rename)."""
@@ -467,7 +505,9 @@ class Trainer:
         mean, std = np.concatenate(means), np.concatenate(stds)
         # Stable Diffusion scales latents to unit variance so the noise schedule's signal-to-noise ratios hold.
         spread = float(np.sqrt(np.mean(mean**2 + std**2) - np.mean(mean) ** 2))
-        self.scaling_factor = 1.0 / spread
+        if self.unet_start_step == 0:
+            # A continued UNet keeps the scale it was trained with.
+            self.scaling_factor = 1.0 / spread
         temporary = self.workdir / f".latents.{os.getpid()}.part.npz"
         np.savez(temporary, mean=mean.astype(np.float32), std=std.astype(np.float32))
         os.replace(temporary, self.latents_path())
@@ -477,7 +517,7 @@ class Trainer:
             f"{self.scaling_factor:.4f}, reconstruction L1 {reconstruction_error:.4f} (pixels in [-1, 1])"
         )
         self._metrics(scaling_factor=self.scaling_factor, reconstruction_l1=reconstruction_error)
-        self.phase, self.step = "unet", 0
+        self.phase, self.step = "unet", self.unet_start_step
         self.save_checkpoint()
 
     def reconstruction_error(self, images: np.ndarray) -> float:
@@ -512,7 +552,7 @@ class Trainer:
         last_run = [time.time()] * len(self.periodic_tasks)
         started, losses = time.time(), []
         while self.step < recipe.unet_steps and not self.stop_requested:
-            lr = _learning_rate(recipe.unet_lr, self.step, recipe.warmup_steps, None)
+            lr = _learning_rate(recipe.unet_lr, self.step - self.unet_start_step, recipe.warmup_steps, None)
             for group in self.unet_optimizer.param_groups:
                 group["lr"] = lr
             index = self.rng.integers(0, len(specs), recipe.unet_batch)
