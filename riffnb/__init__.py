@@ -55,6 +55,7 @@ _EXPORTS = {
     "compare": "plot",
     "play": "display",
     "play_all": "display",
+    "check_answer": "exercises",
     "load_pipeline": "diffusion",
     "Clip": "diffusion",
 }

@@ -18,7 +18,7 @@ LAYERS = {
     "phase": 4, "phase_torch": 4,
     "spectrogram": 5,
     "diffusion": 6, "train": 6,
-    "plot": 7, "display": 7, "widgets": 7,
+    "plot": 7, "display": 7, "exercises": 7, "widgets": 7,
     "cli": 8, "cli_diffusion": 8, "__main__": 8,
 }
 NUMPY_ONLY_LAYER = 5  # these layers never import torch, diffusers or transformers (phase_torch is the torch path)
