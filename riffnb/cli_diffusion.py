@@ -25,7 +25,8 @@ if T.TYPE_CHECKING:
 def _add_model_options(parser: argparse.ArgumentParser,
                        model_help: str = "hub id, local diffusers folder, or shipped model name") -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model", default=None, help=f"{model_help} (default: riffusion/riffusion-model-v1)")
+    group.add_argument("--model", default=None,
+                       help=f"{model_help} (default: riffusion/riffusion-model-v1 on a GPU with the hub, else tiny)")
     group.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     group.add_argument("--dtype", help="float16, bfloat16 or float32 (default: float16 on a GPU, float32 on a CPU)")
 
@@ -38,7 +39,8 @@ def _add_sampling_options(parser: argparse.ArgumentParser, steps_help: str) -> N
 
 def _add_prompt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed of the noise (default: random, printed)")
-    parser.add_argument("--guidance", type=float, default=7.0, help="classifier-free guidance scale (default: 7.0)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="classifier-free guidance scale (default: the model's; Riffusion's is 7.0)")
     parser.add_argument("--negative", help="negative prompt: what to steer away from")
 
 
@@ -50,9 +52,9 @@ def _add_output_options(parser: argparse.ArgumentParser, image_help: str) -> Non
 
 
 def _load(args: argparse.Namespace) -> "RiffusionPipeline":
-    from .diffusion.loading import DEFAULT_MODEL, load_pipeline
+    from .diffusion.loading import load_pipeline
 
-    pipe = load_pipeline(args.model or DEFAULT_MODEL, device=args.device, dtype=args.dtype)
+    pipe = load_pipeline(args.model, device=args.device, dtype=args.dtype)
     pipe.pipeline.set_progress_bar_config(disable=True)
     return pipe
 
@@ -102,9 +104,9 @@ def register_generate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("prompt", help="what to play, e.g. 'funky jazz piano'; weights work: '(jazz:1.3) piano'")
     _add_output_options(parser, "here")
     _add_prompt_options(parser)
-    parser.add_argument("--width", type=int, default=512,
-                        help="image width in pixels, a multiple of 8; 100 per second of audio (default: 512, 5.12 s)")
-    _add_sampling_options(parser, "denoising steps (default: 30)")
+    parser.add_argument("--width", type=int, default=None,
+                        help="image width in pixels, a multiple of 8 (default: the model's; Riffusion's 512 is 5.12 s)")
+    _add_sampling_options(parser, "denoising steps (default: the model's; Riffusion's is 30)")
     _add_model_options(parser)
 
 
@@ -152,7 +154,7 @@ def register_riff(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--window-s", type=float, default=5.0, help="audio input: window length in s (default: 5.0)")
     parser.add_argument("--overlap-s", type=float, default=0.2,
                         help="audio input: overlap of the windows, crossfaded, in s (default: 0.2)")
-    _add_sampling_options(parser, "denoising steps of the full schedule; strength x steps run (default: 30)")
+    _add_sampling_options(parser, "denoising steps of the full schedule; strength x steps run (default: the model's)")
     _add_model_options(parser)
 
 
@@ -244,11 +246,11 @@ def register_interpolate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mask", help="mask image or Riffusion mask name: white is repainted, black kept")
     parser.add_argument("--start-denoising", type=float, default=0.75, help="strength at the start (default: 0.75)")
     parser.add_argument("--end-denoising", type=float, default=0.75, help="strength at the end (default: 0.75)")
-    parser.add_argument("--start-guidance", type=float, default=7.0, help="guidance at the start (default: 7.0)")
-    parser.add_argument("--end-guidance", type=float, default=7.0, help="guidance at the end (default: 7.0)")
+    parser.add_argument("--start-guidance", type=float, default=None, help="guidance at the start (default: the model's)")
+    parser.add_argument("--end-guidance", type=float, default=None, help="guidance at the end (default: the model's)")
     parser.add_argument("--crossfade", type=float, default=DEFAULT_CROSSFADE_S,
                         help=f"crossfade between clips in s (default: {DEFAULT_CROSSFADE_S})")
-    _add_sampling_options(parser, "denoising steps of the full schedule (default: 30)")
+    _add_sampling_options(parser, "denoising steps of the full schedule (default: the model's)")
     _add_model_options(parser)
 
 
@@ -305,15 +307,13 @@ def run_batch(args: argparse.Namespace) -> None:
     from . import cli
     from .diffusion.batch import load_batch, run_batch
 
-    from .diffusion.loading import DEFAULT_MODEL
-
     batch = load_batch(args.batch)
 
     def progress(done: int, total: int, clip) -> None:
         print(f"[{done}/{total}] {clip.prompt!r} seed {clip.seed}", flush=True)
 
     with cli.timer() as elapsed:
-        results = run_batch(batch, args.model or DEFAULT_MODEL, output_dir=args.output_dir, num_seeds=args.num_seeds,
+        results = run_batch(batch, args.model, output_dir=args.output_dir, num_seeds=args.num_seeds,
                             audio_format=args.format, overwrite=args.overwrite, device=args.device,
                             dtype=args.dtype, callback=progress)
     print(f"wrote {len(results)} clip(s) and index.json to {args.output_dir} ({elapsed():.1f} s)")

@@ -375,3 +375,47 @@ def test_the_package_exports_the_public_names_of_every_module():
     for name in ("PromptInput", "EndlessTrack", "EndlessSchedule", "load_batch", "run_batch", "seed_image", "riffuse",
                  "stitch_clips"):
         assert name in package.__all__ and name in dir(package)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Which model when none is named, and each model's sampling defaults
+
+
+def test_no_model_named_on_a_cpu_loads_tiny_and_says_so_in_one_line(capfd):
+    pipe = riffnb.load_pipeline(device="cpu")
+    note = capfd.readouterr().err.strip().splitlines()
+    assert pipe.model == "tiny" and len(note) == 1
+    assert "embedded 'tiny' model, as there is no GPU" in note[0] and "riffusion/riffusion-model-v1" in note[0]
+    assert pipe.defaults == loading.defaults_for("tiny")
+
+
+def test_on_a_gpu_without_the_hub_the_default_falls_back_to_tiny_with_the_reason():
+    import torch
+
+    model, note = loading.choose_model(torch.device("cuda"), local_files_only=True)
+    assert model == "tiny"
+    assert "local_files_only=True and riffusion/riffusion-model-v1 is not in the Hugging Face cache" in note
+
+
+def test_sampling_defaults_come_from_the_models_riffnb_json(tiny_pipeline_dir, tmp_path):
+    shipped = json.loads((loading.shipped_model_folder("tiny") / loading.SETTINGS_FILE).read_text())
+    tiny = loading.defaults_for("tiny")
+    assert (tiny.steps, tiny.guidance, tiny.width, tiny.scheduler) == (
+        shipped["default_steps"], shipped["guidance"], shipped["width"], shipped["default_scheduler"])
+    assert riffnb.load_pipeline(tiny_pipeline_dir, device="cpu").defaults == loading.RIFFUSION_DEFAULTS
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "defaults")
+    (folder / loading.SETTINGS_FILE).write_text(json.dumps({"default_steps": 3, "guidance": 2.5, "width": 64}))
+    assert loading.defaults_for(folder) == loading.SamplingDefaults(steps=3, guidance=2.5, width=64)
+    assert loading.defaults_for("some/hub-model") == loading.RIFFUSION_DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [("{not json", "is not valid riffnb settings"), (json.dumps({"width": 100}), "width a positive multiple of 8"),
+     (json.dumps({"default_steps": "many"}), "invalid literal")],
+)
+def test_bad_settings_file_is_one_line(tiny_pipeline_dir, tmp_path, settings, message):
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "settings")
+    (folder / loading.SETTINGS_FILE).write_text(settings)
+    with pytest.raises(NotAPipelineError, match=message):
+        riffnb.load_pipeline(folder, device="cpu")

@@ -67,6 +67,27 @@ def test_same_seed_same_clip_bit_for_bit(tiny_pipe, clip):
     assert not np.array_equal(pixels(other.image), pixels(clip.image))
 
 
+def test_settings_left_out_take_the_models_defaults(tiny_pipe):
+    from riffnb.diffusion.loading import SamplingDefaults
+    from riffnb.diffusion.pipeline import RiffusionPipeline
+
+    defaults = SamplingDefaults(steps=3, guidance=2.5, width=72, scheduler="ddim")
+    pipe = RiffusionPipeline(tiny_pipe.pipeline, params=tiny_pipe.params, model="defaults", defaults=defaults)
+    made = pipe.text_to_audio("jazz", seed=1)
+    assert (made.steps, made.guidance, made.width, made.scheduler) == (3, 2.5, 72, "ddim")
+    assert made.image.size == (72, TINY_HEIGHT)
+    spelled_out = tiny_pipe.text_to_audio("jazz", seed=1, steps=3, guidance=2.5, width=72, scheduler="ddim")
+    assert np.array_equal(pixels(made.image), pixels(spelled_out.image))
+    riffed = pipe.riff(made, "rock", strength=0.5, seed=2)
+    assert riffed.guidance == 2.5 and riffed.steps == 3 and riffed.scheduler == "ddim"
+    from riffnb.diffusion.riff import PromptInput
+
+    between = pipe.interpolate(PromptInput("jazz", 1), PromptInput("rock", 2), num_clips=2, source=made)
+    assert [clip.extra["start"]["guidance"] for clip in between] == [2.5, 2.5]
+    assert pipe.riff("beat", "rock", seed=2).image.width == 72  # riffnb's seed images at the default width
+    assert tiny_pipe.defaults.steps == 30 and tiny_pipe.defaults.width == 512  # no riffnb.json: Riffusion's
+
+
 def test_every_setting_changes_the_result(tiny_pipe):
     base = dict(prompt="jazz piano", seed=3, **FAST)
     reference = tiny_pipe.text_to_audio(**base).latents

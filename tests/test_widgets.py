@@ -305,6 +305,18 @@ def test_generate_panel_errors_leave_it_usable(tiny_pipe):
     assert_no_error(panel)
 
 
+def test_panels_start_from_the_models_sampling_defaults(tiny_pipe):
+    from riffnb.diffusion.loading import defaults_for
+
+    tiny = defaults_for("tiny")
+    panel = GeneratePanel("tiny")
+    assert (panel.steps.value, panel.guidance.value, panel.width.value, panel.scheduler.value) == (
+        tiny.steps, tiny.guidance, tiny.width, tiny.scheduler)
+    assert panel.width.label == "5.12 s"  # the tiny model's 20 ms columns, read without loading it
+    given = RiffPanel(tiny_pipe, steps=5)
+    assert (given.steps.value, given.guidance.value, given.width.value) == (5, 7.0, 512)
+
+
 def test_generate_panel_loads_a_model_by_name(tiny_pipeline_dir):
     panel = GeneratePanel(str(tiny_pipeline_dir), steps=2, width=128)
     clip = panel.generate()

@@ -316,24 +316,24 @@ def _pipelines_for(
     dtype: T.Any,
 ) -> list["RiffusionPipeline"]:
     """The pipeline of each parameter set, each model loaded once."""
-    from .loading import DEFAULT_MODEL, load_pipeline
+    from .loading import load_pipeline
 
-    loaded: dict[str, "RiffusionPipeline"] = {}
-    default: "RiffusionPipeline | str" = DEFAULT_MODEL if pipeline is None else pipeline
-    if not isinstance(default, (str, os.PathLike)):
-        device = device if device is not None else default.device
-        dtype = dtype if dtype is not None else default.dtype
+    loaded: dict[str | None, "RiffusionPipeline"] = {}
+    if not isinstance(pipeline, (str, os.PathLike, type(None))):
+        device = device if device is not None else pipeline.device
+        dtype = dtype if dtype is not None else pipeline.dtype
 
-    def get(model: "RiffusionPipeline | str | os.PathLike") -> "RiffusionPipeline":
-        if not isinstance(model, (str, os.PathLike)):
+    def get(model: "RiffusionPipeline | str | os.PathLike | None") -> "RiffusionPipeline":
+        if not isinstance(model, (str, os.PathLike, type(None))):
             return model
-        key = os.fspath(model)
+        key = None if model is None else os.fspath(model)
         if key not in loaded:
+            # None: riffnb's default model (load_pipeline says which).
             loaded[key] = load_pipeline(key, device=device, dtype=dtype)
             loaded[key].pipeline.set_progress_bar_config(disable=True)
         return loaded[key]
 
-    return [get(p.checkpoint if p.checkpoint is not None else default) for p in params]
+    return [get(p.checkpoint if p.checkpoint is not None else pipeline) for p in params]
 
 
 def _write_index(batch: Batch, results: T.Sequence[BatchResult], path: str, overwrite: bool) -> None:

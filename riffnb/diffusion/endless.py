@@ -82,7 +82,7 @@ class EndlessSchedule:
         *,
         alpha_step: float = ALPHA_STEP,
         denoising: float = 0.75,
-        guidance: float = 7.0,
+        guidance: float | None = None,
         negative_prompt: str | None = None,
     ) -> None:
         if not 0 < alpha_step <= 1:
@@ -278,7 +278,7 @@ def endless_track(
     mask: T.Any = None,
     steps: int | None = None,
     denoising: float = 0.75,
-    guidance: float = 7.0,
+    guidance: float | None = None,
     negative_prompt: str | None = None,
     alpha_step: float = ALPHA_STEP,
     scheduler: str | None = None,
@@ -295,7 +295,7 @@ def endless_track(
         The seed image every clip is riffed from (anything :func:`~riffnb.diffusion.seeds.resolve_source` takes):
         riffnb's ``"beat"`` by default, ``"og_beat"`` for Riffusion's own (downloaded).
     denoising, guidance, negative_prompt
-        Used for every clip (Riffusion's app: denoising 0.75, guidance 7).
+        Used for every clip (Riffusion's app: denoising 0.75, guidance 7; None: the model's default guidance).
     alpha_step
         How far each clip moves between seeds or prompts (the app's 0.25: four clips per seed or transition).
     crossfade_s
@@ -311,7 +311,8 @@ def endless_track(
     if crossfade_s < 0:
         raise RiffnbError(f"crossfade_s must not be negative, got {crossfade_s}")
     image, _ = resolve_source(
-        DEFAULT_SEED_IMAGE if source is None else source, pipe.params, multiple=pipe.pipeline.vae_scale_factor
+        DEFAULT_SEED_IMAGE if source is None else source, pipe.params, multiple=pipe.pipeline.vae_scale_factor,
+        width=pipe.defaults.width,
     )
     mask_image, _ = resolve_mask(mask)
     return EndlessTrack(

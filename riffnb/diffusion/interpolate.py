@@ -78,7 +78,9 @@ def interpolate(
 
     alphas = interpolation_alphas(num_clips)
     # Resolve once: a downloaded or synthesized seed image is then made one time for all the clips.
-    image, name = resolve_source(source, pipe.params, multiple=pipe.pipeline.vae_scale_factor)
+    image, name = resolve_source(
+        source, pipe.params, multiple=pipe.pipeline.vae_scale_factor, width=pipe.defaults.width
+    )
     clips = []
     for index, alpha in enumerate(alphas):
         clip = riffuse(pipe, start, end, alpha, image, mask=mask, steps=steps, scheduler=scheduler, mode="interpolate")

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import re
+import sys
 import typing as T
 import warnings
 from pathlib import Path
@@ -25,8 +26,11 @@ if T.TYPE_CHECKING:
 
     from .pipeline import RiffusionPipeline
 
-#: The model riffnb loads when none is named.
+#: Riffusion's model: what riffnb loads when none is named, where it can run (a GPU, and the hub or its cache).
 DEFAULT_MODEL = "riffusion/riffusion-model-v1"
+
+#: What riffnb loads when none is named and DEFAULT_MODEL cannot run here.
+FALLBACK_MODEL = "tiny"
 
 #: Models riffnb ships as package data under ``riffnb/models/<name>/`` (a diffusers folder plus
 #: ``spectrogram_params.json``), by name -> one-line description.
@@ -39,6 +43,9 @@ HUB_TIMEOUT = 10.0
 
 #: The file in a model folder holding the SpectrogramParams its images were trained with (Riffusion's if absent).
 PARAMS_FILE = "spectrogram_params.json"
+
+#: The file in a model folder with riffnb's settings for it: how it samples by default (Riffusion's if absent).
+SETTINGS_FILE = "riffnb.json"
 
 _REQUIRED_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 _WEIGHTED_COMPONENTS = ("unet", "vae", "text_encoder")
@@ -78,6 +85,34 @@ class DeviceError(ModelLoadError):
 class DeviceMemoryError(RiffnbError, MemoryError):
     """The GPU (or the machine) ran out of memory."""
 
+
+@dataclasses.dataclass(frozen=True)
+class SamplingDefaults:
+    """How a model samples when a call leaves a setting out (``None``): denoising steps, guidance, image width in
+    pixels and scheduler. Riffusion's unless the model folder's ``riffnb.json`` says otherwise.
+
+    Examples
+    --------
+    >>> SamplingDefaults()
+    SamplingDefaults(steps=30, guidance=7.0, width=512, scheduler='dpm++')
+    """
+
+    steps: int = 30
+    guidance: float = 7.0
+    width: int = 512
+    scheduler: str = "dpm++"
+
+    def resolve(self, **settings: T.Any) -> dict[str, T.Any]:
+        """``settings`` with every ``None`` replaced by this default of the same name.
+
+        >>> SamplingDefaults().resolve(steps=None, guidance=3.0)
+        {'steps': 30, 'guidance': 3.0}
+        """
+        return {name: getattr(self, name) if value is None else value for name, value in settings.items()}
+
+
+#: Riffusion's playground: 30 DPM-Solver++ steps at guidance 7, 512 columns (5.12 s).
+RIFFUSION_DEFAULTS = SamplingDefaults()
 
 # ---------------------------------------------------------------------------------------------------------------
 # Device and dtype
@@ -430,6 +465,80 @@ def read_params(folder: Path) -> SpectrogramParams:
         raise NotAPipelineError(f"{path} is not valid spectrogram parameters ({error}); fix or delete it") from None
 
 
+def read_defaults(folder: Path) -> SamplingDefaults:
+    """The sampling defaults stored with a model (``riffnb.json``: ``default_steps``, ``guidance``, ``width``,
+    ``default_scheduler``), else Riffusion's."""
+    path = folder / SETTINGS_FILE
+    if not path.is_file():
+        return RIFFUSION_DEFAULTS
+    try:
+        values = json.loads(path.read_text())
+        defaults = SamplingDefaults(
+            steps=int(values.get("default_steps", RIFFUSION_DEFAULTS.steps)),
+            guidance=float(values.get("guidance", RIFFUSION_DEFAULTS.guidance)),
+            width=int(values.get("width", RIFFUSION_DEFAULTS.width)),
+            scheduler=str(values.get("default_scheduler", RIFFUSION_DEFAULTS.scheduler)),
+        )
+        if defaults.steps < 1 or defaults.width < 8 or defaults.width % 8:
+            raise ValueError("default_steps must be >= 1 and width a positive multiple of 8")
+        return defaults
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, TypeError, ValueError) as error:
+        raise NotAPipelineError(f"{path} is not valid riffnb settings ({error}); fix or delete it") from None
+
+
+def _local_folder(model: "str | os.PathLike") -> Path | None:
+    """The folder of a shipped model name or an existing local folder; None for anything else (a hub id)."""
+    text = os.fspath(model)
+    if text in SHIPPED_MODELS:
+        return shipped_model_folder(text)
+    path = Path(text).expanduser()
+    return path if path.is_dir() else None
+
+
+def defaults_for(model: "str | os.PathLike | RiffusionPipeline") -> SamplingDefaults:
+    """The sampling defaults of a loaded pipeline, a shipped model or a local folder, without loading weights;
+    Riffusion's for anything else (a hub id).
+
+    >>> defaults_for("tiny").width
+    256
+    """
+    if hasattr(model, "defaults"):
+        return model.defaults
+    folder = _local_folder(model)
+    return RIFFUSION_DEFAULTS if folder is None else read_defaults(folder)
+
+
+def params_for(model: "str | os.PathLike | RiffusionPipeline") -> SpectrogramParams:
+    """The spectrogram parameters of a loaded pipeline, a shipped model or a local folder, without loading
+    weights; Riffusion's for anything else (a hub id).
+
+    >>> params_for("tiny").step_size_ms
+    20
+    """
+    if hasattr(model, "params"):
+        return model.params
+    folder = _local_folder(model)
+    return SpectrogramParams() if folder is None else read_params(folder)
+
+
+def choose_model(device: "torch.device", **hub_options: T.Any) -> tuple[str, str]:
+    """The model to load when none is named, and a one-line note saying which and why.
+
+    Riffusion's model (:data:`DEFAULT_MODEL`) where it can run: on a GPU, with the hub or its cache. Elsewhere the
+    shipped :data:`FALLBACK_MODEL`: on a CPU an SD1.5-sized UNet takes about 10-20 s per step.
+    """
+    fallback = f"riffnb: using its embedded {FALLBACK_MODEL!r} model"
+    if device.type == "cpu":
+        return FALLBACK_MODEL, (f"{fallback}, as there is no GPU ({DEFAULT_MODEL} needs one); "
+                                f"load_pipeline({DEFAULT_MODEL!r}) loads it anyway")
+    try:
+        resolve_model(DEFAULT_MODEL, **hub_options)  # fetched now, found in the cache when loaded
+        return DEFAULT_MODEL, f"riffnb: using {DEFAULT_MODEL} on {device.type}"
+    except (HubUnreachableError, GatedModelError) as error:
+        reason = str(error).split(";")[0]
+        return FALLBACK_MODEL, f"{fallback}: {reason}"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Loading
 
@@ -469,7 +578,7 @@ def quiet_libraries() -> T.Iterator[None]:
 
 
 def load_pipeline(
-    model: str | os.PathLike = DEFAULT_MODEL,
+    model: str | os.PathLike | None = None,
     device: "str | torch.device | None" = None,
     dtype: "str | torch.dtype | None" = None,
     *,
@@ -487,6 +596,8 @@ def load_pipeline(
     model
         A hub id (``"riffusion/riffusion-model-v1"``, gated: accept its terms and log in first), a local folder in
         the diffusers layout (what ``save_pretrained`` writes), or the name of a model riffnb ships (``"tiny"``).
+        None: Riffusion's model where it can run (a GPU, and the hub or its cache), else ``"tiny"``; a one-line
+        note on stderr says which (:func:`choose_model`).
     device, dtype
         Chosen for you when None: CUDA float16, Apple MPS float16, else CPU float32. Force them with e.g.
         ``device="cpu", dtype="bfloat16"``.
@@ -502,18 +613,22 @@ def load_pipeline(
 
     Examples
     --------
-    >>> pipe = load_pipeline("path/to/tiny-pipeline", device="cpu")          # doctest: +SKIP
+    >>> pipe = load_pipeline("tiny")                                          # doctest: +SKIP
     >>> clip = pipe.text_to_audio("church bells on a sunday morning", seed=1) # doctest: +SKIP
     """
     from .pipeline import RiffusionPipeline
 
     chosen_device = choose_device(device)
     chosen_dtype = choose_dtype(chosen_device, dtype)
-    folder = resolve_model(
-        model, revision=revision, token=token, allow_pickle=allow_pickle, local_files_only=local_files_only
-    )
+    hub_options = {"revision": revision, "token": token, "allow_pickle": allow_pickle,
+                   "local_files_only": local_files_only}
+    if model is None:
+        model, note = choose_model(chosen_device, **hub_options)
+        print(note, file=sys.stderr)
+    folder = resolve_model(model, **hub_options)
     check_pipeline_folder(folder, allow_pickle=allow_pickle)
     model_params = params if params is not None else read_params(folder)
+    model_defaults = read_defaults(folder)
 
     with memory_errors(f"loading {os.fspath(model)}", chosen_device), quiet_libraries():
         # Importing it makes transformers warn that torchvision is missing, which riffnb does not need.
@@ -544,4 +659,4 @@ def load_pipeline(
         import torch
 
         pipeline.unet = torch.compile(pipeline.unet)
-    return RiffusionPipeline(pipeline, params=model_params, model=os.fspath(model))
+    return RiffusionPipeline(pipeline, params=model_params, model=os.fspath(model), defaults=model_defaults)

@@ -16,20 +16,14 @@ from ..params import SpectrogramParams
 from . import schedulers
 from . import steps as unrolled
 from .clip import Clip
-from .loading import memory_errors
+from .loading import RIFFUSION_DEFAULTS, SamplingDefaults, memory_errors
 
 if T.TYPE_CHECKING:
     import numpy as np
     import torch
     from PIL import Image
 
-__all__ = ["Clip", "GenerationError", "RiffusionPipeline", "DEFAULT_STEPS", "DEFAULT_GUIDANCE", "random_seed"]
-
-#: Denoising steps by default: enough for DPM-Solver++ (Riffusion's playground uses 30 with it; 50 with PNDM).
-DEFAULT_STEPS = 30
-
-#: Classifier-free guidance scale by default (Riffusion's).
-DEFAULT_GUIDANCE = 7.0
+__all__ = ["Clip", "GenerationError", "RiffusionPipeline", "random_seed"]
 
 #: Phase reconstruction's seed: the same image always becomes the same audio.
 AUDIO_SEED = 0
@@ -70,12 +64,22 @@ class RiffusionPipeline:
         Where and in which precision it runs.
     model
         What it was loaded from (hub id, folder or shipped name).
+    defaults
+        The :class:`~riffnb.diffusion.loading.SamplingDefaults` (steps, guidance, width, scheduler) a call uses for
+        each setting it leaves out: the model folder's ``riffnb.json``, else Riffusion's (30, 7.0, 512, "dpm++").
     """
 
-    def __init__(self, pipeline, params: SpectrogramParams | None = None, model: str | None = None) -> None:
+    def __init__(
+        self,
+        pipeline,
+        params: SpectrogramParams | None = None,
+        model: str | None = None,
+        defaults: SamplingDefaults | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.params = params or SpectrogramParams()
         self.model = model
+        self.defaults = defaults or RIFFUSION_DEFAULTS
         self.device = pipeline.device
         self.dtype = pipeline.unet.dtype
         factor = pipeline.vae_scale_factor
@@ -114,9 +118,9 @@ class RiffusionPipeline:
         *,
         negative_prompt: str | None = None,
         seed: int | None = None,
-        steps: int = DEFAULT_STEPS,
-        guidance: float = DEFAULT_GUIDANCE,
-        width: int = 512,
+        steps: int | None = None,
+        guidance: float | None = None,
+        width: int | None = None,
         scheduler: str | None = None,
         callback: StepCallback | None = None,
     ) -> Clip:
@@ -130,14 +134,11 @@ class RiffusionPipeline:
             What to steer away from (default: nothing, the empty prompt).
         seed
             The seed of the initial noise (and of ancestral samplers); None draws one and records it on the clip.
-        steps
-            Denoising steps.
-        guidance
-            Classifier-free guidance scale; 1 or less turns guidance off (half the work per step).
-        width
-            Image width in pixels, a multiple of 8: 100 columns per second, 512 -> 5.12 s.
-        scheduler
-            "dpm++" (default), "pndm" (the model's own), "ddim", "euler", "euler_a" or "lms".
+        steps, guidance, width, scheduler
+            None takes the model's default (:attr:`defaults`). ``steps``: denoising steps. ``guidance``: the
+            classifier-free guidance scale; 1 or less turns guidance off (half the work per step). ``width``: image
+            width in pixels, a multiple of 8 (Riffusion: 100 columns per second, 512 -> 5.12 s).
+            ``scheduler``: "dpm++", "pndm" (the model's own), "ddim", "euler", "euler_a" or "lms".
         callback
             Called after every step as ``callback(step_index, timestep, latents)``; show progress with
             ``self.latents_to_image(latents, fast=True)``. The latents are a copy.
@@ -148,9 +149,11 @@ class RiffusionPipeline:
         >>> clip.duration, clip.image.size                                          # doctest: +SKIP
         (5.12, (512, 512))
         """
-        steps_count = self.check_steps(steps)
-        guidance = self._check_guidance(guidance)
-        width = self.check_width(width)
+        settings = self.defaults.resolve(steps=steps, guidance=guidance, width=width, scheduler=scheduler)
+        steps_count = self.check_steps(settings["steps"])
+        guidance = self._check_guidance(settings["guidance"])
+        width = self.check_width(settings["width"])
+        scheduler = settings["scheduler"]
         seed = random_seed() if seed is None else check_seed(seed)
         if callback is not None and not callable(callback):
             raise GenerationError(f"callback must be callable as callback(step, timestep, latents), got {callback!r}")
@@ -287,7 +290,7 @@ class RiffusionPipeline:
         30
         """
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise GenerationError(f"steps must be a positive integer, got {value!r}; try 30 with the default scheduler")
+            raise GenerationError(f"steps must be a positive integer, got {value!r}; try 20 to 30 with 'dpm++'")
         return int(value)
 
     @staticmethod

@@ -65,7 +65,7 @@ class PromptInput:
     denoising
         img2img strength at this end, 0-1 (Riffusion's app offers 0.75-0.95).
     guidance
-        Classifier-free guidance scale at this end.
+        Classifier-free guidance scale at this end; None: the model's default.
     negative_prompt
         What to steer away from at this end (Riffusion's riffuse always uses the empty prompt).
     """
@@ -73,7 +73,7 @@ class PromptInput:
     prompt: str
     seed: int
     denoising: float = DEFAULT_STRENGTH
-    guidance: float = 7.0
+    guidance: float | None = None
     negative_prompt: str | None = None
 
     def __post_init__(self) -> None:
@@ -83,8 +83,9 @@ class PromptInput:
             raise prompts.PromptError(f"a prompt must be a string, got {type(self.prompt).__name__}")
         object.__setattr__(self, "seed", check_seed(self.seed))
         object.__setattr__(self, "denoising", check_strength(self.denoising))
-        if isinstance(self.guidance, bool) or not isinstance(self.guidance, numbers.Real) or self.guidance != self.guidance:
-            raise RiffnbError(f"guidance must be a number, got {self.guidance!r}; Riffusion uses 7.0")
+        guidance = self.guidance
+        if guidance is not None and (isinstance(guidance, bool) or not isinstance(guidance, numbers.Real) or guidance != guidance):
+            raise RiffnbError(f"guidance must be a number or None (the model's default), got {guidance!r}; Riffusion uses 7.0")
         if self.negative_prompt is not None and not isinstance(self.negative_prompt, str):
             raise prompts.PromptError(f"negative_prompt must be a string or None, got {type(self.negative_prompt).__name__}")
 
@@ -260,7 +261,8 @@ def riffuse(
     Everything of Riffusion's ``riffuse`` (see the module docstring): at ``alpha = 0`` it is a riff of ``start``, at
     ``alpha = 1`` a riff of ``end``. ``source`` is anything :func:`~riffnb.diffusion.seeds.resolve_source` takes
     (an image, an image or audio file, ``(samples, sample_rate)``, a Clip, or a seed image name); ``mask`` anything
-    :func:`~riffnb.diffusion.seeds.resolve_mask` takes. ``steps`` defaults to the pipeline's default.
+    :func:`~riffnb.diffusion.seeds.resolve_mask` takes. ``steps``, ``scheduler`` and the ends' ``guidance`` default
+    to the pipeline's (:attr:`~riffnb.diffusion.pipeline.RiffusionPipeline.defaults`).
 
     With ``normalize=False`` the clip's audio keeps the level of the source (when the source came from audio)
     instead of Riffusion's output levelling; audio-to-audio uses that to normalise the whole song once.
@@ -269,16 +271,21 @@ def riffuse(
     from ..spectrogram import audio_from_image
     from .clip import Clip
     from .loading import memory_errors
-    from .pipeline import DEFAULT_STEPS, GenerationError, RiffusionPipeline
+    from .pipeline import GenerationError, RiffusionPipeline
 
     alpha = check_alpha(alpha)
     if not isinstance(start, PromptInput) or not isinstance(end, PromptInput):
         raise RiffnbError("start and end must be PromptInput(prompt, seed, ...) objects")
-    num_steps = RiffusionPipeline.check_steps(DEFAULT_STEPS if steps is None else steps)
+    defaults = pipe.defaults
+    num_steps = RiffusionPipeline.check_steps(defaults.steps if steps is None else steps)
+    scheduler = defaults.scheduler if scheduler is None else scheduler
     if callback is not None and not callable(callback):
         raise GenerationError(f"callback must be callable as callback(step, timestep, latents), got {callback!r}")
-    image, source_name = resolve_source(source, pipe.params, multiple=pipe.pipeline.vae_scale_factor)
+    image, source_name = resolve_source(
+        source, pipe.params, multiple=pipe.pipeline.vae_scale_factor, width=defaults.width
+    )
     mask_image, mask_name = resolve_mask(mask)
+    start, end = (e if e.guidance is not None else dataclasses.replace(e, guidance=defaults.guidance) for e in (start, end))
     guidance = lerp(alpha, start.guidance, end.guidance)
     strength = lerp(alpha, start.denoising, end.denoising)
 
@@ -350,7 +357,7 @@ def riff(
     strength: float = DEFAULT_STRENGTH,
     seed: int | None = None,
     steps: int | None = None,
-    guidance: float = 7.0,
+    guidance: float | None = None,
     negative_prompt: str | None = None,
     mask: "Image.Image | str | os.PathLike | None" = None,
     scheduler: str | None = None,
@@ -424,7 +431,7 @@ def riff_audio(
     strength: float = AUDIO_TO_AUDIO_STRENGTH,
     seed: int | None = None,
     steps: int | None = None,
-    guidance: float = 7.0,
+    guidance: float | None = None,
     negative_prompt: str | None = None,
     end: PromptInput | None = None,
     mask: "Image.Image | str | os.PathLike | None" = None,

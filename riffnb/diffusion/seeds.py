@@ -198,7 +198,9 @@ def riffusion_image(
 # Whatever the user passes -> an image
 
 
-def resolve_source(source: T.Any, params: SpectrogramParams, *, multiple: int = 8) -> tuple["Image.Image", str | None]:
+def resolve_source(
+    source: T.Any, params: SpectrogramParams, *, multiple: int = 8, width: int = 512
+) -> tuple["Image.Image", str | None]:
     """The spectrogram image a riff starts from, and a name for it (None when it has none).
 
     ``source`` is a PIL image, a :class:`~riffnb.diffusion.clip.Clip`, ``(samples, sample_rate)``, the path of an
@@ -232,7 +234,7 @@ def resolve_source(source: T.Any, params: SpectrogramParams, *, multiple: int = 
             else:
                 image = image_from_audio(*load_audio(name), params)
         elif name in SEEDS or name in RIFFUSION_SEED_IMAGES:
-            image = seed_image(name, params)
+            image = seed_image(name, params, width)
         else:
             raise SeedImageError(f"{name}: no such file, and no seed image of that name ({_known_names()})")
     else:

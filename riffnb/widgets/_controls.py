@@ -44,17 +44,17 @@ class DiffusionControls:
     status: W.HTML
 
     def _model_control(self, model: "str | RiffusionPipeline") -> W.Combobox:
-        from ..diffusion.loading import DEFAULT_MODEL, SHIPPED_MODELS
+        """The model box; also fixes the model's sampling defaults, which controls given None start from."""
+        from ..diffusion.loading import DEFAULT_MODEL, SHIPPED_MODELS, defaults_for, params_for
 
         self._given_pipeline = None if isinstance(model, str) else model
+        self._defaults = defaults_for(model)
+        self._params = params_for(model)
         self.model = W.Combobox(value=model_label(model), options=list(SHIPPED_MODELS) + [DEFAULT_MODEL],
                                 description="model", ensure_option=False, style=DESCRIPTION_STYLE,
                                 layout=W.Layout(width="440px"),
                                 placeholder="tiny, a hub id, or a local folder")
         return self.model
-
-    def _model_params(self) -> SpectrogramParams:
-        return self._given_pipeline.params if self._given_pipeline is not None else SpectrogramParams()
 
     def _seed_control(self, value: int, description: str = "seed") -> tuple[W.BoundedIntText, W.Button]:
         """A seed box and a dice button that draws a random seed into it."""
@@ -70,27 +70,28 @@ class DiffusionControls:
         dice.on_click(roll)
         return seed, dice
 
-    def _steps_control(self, value: int) -> W.IntSlider:
-        return W.IntSlider(value=value, min=1, max=100, description="steps", continuous_update=False,
+    def _steps_control(self, value: int | None) -> W.IntSlider:
+        return W.IntSlider(value=self._defaults.steps if value is None else value, min=1, max=100, description="steps", continuous_update=False,
                            style=DESCRIPTION_STYLE)
 
-    def _guidance_control(self, value: float, description: str = "guidance") -> W.FloatSlider:
-        return W.FloatSlider(value=value, min=0.0, max=20.0, step=0.5, description=description,
+    def _guidance_control(self, value: float | None, description: str = "guidance") -> W.FloatSlider:
+        return W.FloatSlider(value=self._defaults.guidance if value is None else value, min=0.0, max=20.0, step=0.5, description=description,
                              continuous_update=False, style=DESCRIPTION_STYLE)
 
     def _strength_control(self, value: float, description: str = "strength") -> W.FloatSlider:
         return W.FloatSlider(value=value, min=0.0, max=1.0, step=0.05, description=description,
                              continuous_update=False, style=DESCRIPTION_STYLE)
 
-    def _width_control(self, value: int) -> W.SelectionSlider:
-        self.width = W.SelectionSlider(options=width_options(self._model_params(), WIDTHS + (value,)), value=value,
+    def _width_control(self, value: int | None) -> W.SelectionSlider:
+        value = self._defaults.width if value is None else value
+        self.width = W.SelectionSlider(options=width_options(self._params, WIDTHS + (value,)), value=value,
                                        description="duration", continuous_update=False, style=DESCRIPTION_STYLE)
         return self.width
 
-    def _scheduler_control(self, value: str) -> W.Dropdown:
+    def _scheduler_control(self, value: str | None) -> W.Dropdown:
         from ..diffusion.schedulers import SCHEDULERS
 
-        return W.Dropdown(options=list(SCHEDULERS), value=value, description="scheduler", style=DESCRIPTION_STYLE,
+        return W.Dropdown(options=list(SCHEDULERS), value=self._defaults.scheduler if value is None else value, description="scheduler", style=DESCRIPTION_STYLE,
                           layout=W.Layout(width="260px"))
 
     def _seed_image_control(self, value: str, extra: T.Sequence[tuple[str, str]] = ()) -> W.Dropdown:

@@ -44,10 +44,10 @@ class GenerationSettings(DiffusionControls):
         prompt: str,
         negative_prompt: str,
         seed: int,
-        steps: int,
-        guidance: float,
-        width: int,
-        scheduler: str,
+        steps: int | None,
+        guidance: float | None,
+        width: int | None,
+        scheduler: str | None,
     ) -> None:
         wide = {"layout": W.Layout(width="100%"), "style": DESCRIPTION_STYLE}
         self._model_control(model)
@@ -99,7 +99,8 @@ class GeneratePanel(Panel, GenerationSettings):
         A model name for :func:`riffnb.load_pipeline` (``"tiny"``, a hub id, a local folder), loaded on the first
         Generate, or a pipeline you loaded.
     prompt, negative_prompt, seed, steps, guidance, width, scheduler
-        Starting values of the controls (``width`` in image columns: 512 is 5.12 s).
+        Starting values of the controls; for steps, guidance, width (in image columns) and scheduler None takes
+        the model's defaults (tiny: 20 steps, guidance 4, 256 columns = 5.12 s; Riffusion: 30, 7, 512 = 5.12 s).
 
     Attributes
     ----------
@@ -123,10 +124,10 @@ class GeneratePanel(Panel, GenerationSettings):
         prompt: str = "funky jazz piano",
         negative_prompt: str = "",
         seed: int = 42,
-        steps: int = 30,
-        guidance: float = 7.0,
-        width: int = 512,
-        scheduler: str = "dpm++",
+        steps: int | None = None,
+        guidance: float | None = None,
+        width: int | None = None,
+        scheduler: str | None = None,
     ) -> None:
         super().__init__()
         self._make_settings(model, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
@@ -135,7 +136,7 @@ class GeneratePanel(Panel, GenerationSettings):
                                         tooltip="generate a clip with these settings")
         self.live_preview = W.Checkbox(value=True, description="live preview", indent=False,
                                        layout=W.Layout(width="120px"))
-        self._make_progress(steps)
+        self._make_progress(self.steps.value)
         self.preview = W.HTML()
         self.result = W.HTML()
         self.clip: "Clip | None" = None
@@ -214,10 +215,10 @@ class DiffusionStepper(Panel, GenerationSettings):
         prompt: str = "funky jazz piano",
         negative_prompt: str = "",
         seed: int = 42,
-        steps: int = 20,
-        guidance: float = 7.0,
-        width: int = 512,
-        scheduler: str = "dpm++",
+        steps: int | None = None,
+        guidance: float | None = None,
+        width: int | None = None,
+        scheduler: str | None = None,
         max_runs: int = 6,
     ) -> None:
         super().__init__()
@@ -226,7 +227,7 @@ class DiffusionStepper(Panel, GenerationSettings):
         self.max_runs = max_runs
         self.run_button = W.Button(description="Run", button_style="primary", icon="play",
                                    tooltip="generate and keep every step")
-        self._make_progress(steps)
+        self._make_progress(self.steps.value)
         self.run_choice = W.Dropdown(options=[], description="run", style=DESCRIPTION_STYLE,
                                      layout=W.Layout(width="520px"), disabled=True)
         self.step = W.IntSlider(value=1, min=1, max=max(steps, 1), description="after step", disabled=True,

@@ -78,10 +78,10 @@ class RiffPanel(Panel, DiffusionControls):
         seed_image: str = "beat",
         strength: float = 0.75,
         seed: int = 1,
-        steps: int = 30,
-        guidance: float = 7.0,
-        width: int = 512,
-        scheduler: str = "dpm++",
+        steps: int | None = None,
+        guidance: float | None = None,
+        width: int | None = None,
+        scheduler: str | None = None,
     ) -> None:
         super().__init__()
         self._model_control(model)
@@ -99,7 +99,7 @@ class RiffPanel(Panel, DiffusionControls):
         self.scheduler = self._scheduler_control(scheduler)
         self.riff_button = W.Button(description="Riff", button_style="primary", icon="play",
                                     tooltip="riff the source towards the prompt")
-        self._make_progress(steps)
+        self._make_progress(self.steps.value)
         self.source_view = W.HTML()
         self.result = W.HTML()
         #: The last riff (None before the first).
@@ -214,10 +214,10 @@ class InterpolationPanel(Panel, DiffusionControls):
         num_clips: int = 5,
         strength: float = 0.75,
         seed_image: str = "beat",
-        steps: int = 30,
-        guidance: float = 7.0,
-        width: int = 512,
-        scheduler: str = "dpm++",
+        steps: int | None = None,
+        guidance: float | None = None,
+        width: int | None = None,
+        scheduler: str | None = None,
     ) -> None:
         super().__init__()
         self._model_control(model)
@@ -343,10 +343,10 @@ class EndlessPlayer(Panel, DiffusionControls):
         seed: int = 1,
         seed_image: str = "beat",
         strength: float = 0.75,
-        steps: int = 30,
-        guidance: float = 7.0,
-        width: int = 512,
-        scheduler: str = "dpm++",
+        steps: int | None = None,
+        guidance: float | None = None,
+        width: int | None = None,
+        scheduler: str | None = None,
         ahead: int = 2,
         max_clips: int = 60,
         keep_players: int = 8,
