@@ -59,6 +59,13 @@ class Expected:
 
 
 EXPECTED: dict[str, Expected] = {
+    "00_quickstart.ipynb": Expected(
+        values={
+            "clip_seconds": lambda v: 5.0 < v < 5.2,
+            "image_size": lambda v: v == [256, 128],
+            "peak": lambda v: 0.01 < v <= 1,
+        },
+    ),
     "01_sound_and_stft.ipynb": Expected(
         answers={
             "bin_of_1000_hz": "400",
@@ -119,6 +126,24 @@ EXPECTED: dict[str, Expected] = {
             "image_scores": lambda v: v["riffnb's default: PGHI + 16 fast Griffin-Lim"]
             < v["Riffusion's: random + 32 fast Griffin-Lim"]
             < v["classic: random + 32 Griffin-Lim"],
+        },
+    ),
+    "04_diffusion_step_by_step.ipynb": Expected(
+        answers={
+            "padding_tokens": "70",
+            "latent_shape_10s": "(1, 8, 16, 64)",
+            "noise_overtakes_signal_at": "354",
+            "unet_calls_per_step": "2",
+            "unet_calls_per_clip": "40",
+            "guided_value": "2.3",
+        },
+        values={
+            "embedding_shape": lambda v: v == [1, 77, 128],
+            "latent_shape_now": lambda v: v == [1, 8, 16, 32],
+            "PREDICTION_TYPE": lambda v: v == "v_prediction",
+            "guidance_error": lambda v: v < 1e-4,
+            "ddim_step_error": lambda v: v < 1e-4,
+            "loop_difference": lambda v: v == 0,
         },
     ),
 }
