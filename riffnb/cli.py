@@ -282,17 +282,25 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "demo",
         run_demo,
-        help="synthesize a clip, turn it into a spectrogram image and back, and report the quality",
+        help="text to music with the embedded model, then a clip through the spectrogram image and back",
         outputs=lambda args: check_folder(args.output_dir) + tuple(_demo_paths(args)),
-        description="Synthesize a short music clip, write it as demo.wav, its Riffusion spectrogram image as "
-        "demo.png, and the audio rebuilt from that image as reconstructed.wav; print timings and the mel spectral "
-        "convergence of the reconstruction.",
+        description="Make music from a text prompt with riffnb's embedded model (text-to-music.wav and its "
+        "spectrogram image text-to-music.png); then synthesize a short clip, write it as demo.wav, its Riffusion "
+        "spectrogram image as demo.png, and the audio rebuilt from that image as reconstructed.wav. Prints timings "
+        "and the mel spectral convergence of the reconstruction.",
     )
     parser.add_argument("output_dir", nargs="?", default="riffnb-demo", help="output folder (default: ./riffnb-demo)")
+    parser.add_argument("--prompt", default=DEMO_PROMPT, help="what to play (default: %(default)r)")
+    parser.add_argument("--model", default="tiny",
+                        help="model for the text-to-music part: the embedded 'tiny' (default), a hub id or a folder")
     add_reconstruction_options(parser)
 
 
-_DEMO_FILES = ("demo.wav", "demo.png", "reconstructed.wav")
+#: Riffusion's own example prompt, and the demo's fixed seed (``riffnb generate`` takes any).
+DEMO_PROMPT = "bossa nova with electric guitar"
+DEMO_SEED = 42
+_DEMO_FILES = ("text-to-music.wav", "text-to-music.png", "text-to-music.json", "demo.wav", "demo.png",
+               "reconstructed.wav")
 
 
 def _demo_paths(args: argparse.Namespace) -> list[str]:
@@ -304,8 +312,20 @@ def run_demo(args: argparse.Namespace) -> None:
     from .spectrogram import audio_from_image, image_from_audio, spectrogram_from_audio
     from .synth import render_demo_clip
 
+    from .diffusion.loading import load_pipeline
+
     options = reconstruction_options(args)
-    original_path, image_path, reconstructed_path = _demo_paths(args)
+    generated_path, generated_image_path, _, original_path, image_path, reconstructed_path = _demo_paths(args)
+    with timer() as elapsed:
+        pipe = load_pipeline(args.model)
+    pipe.pipeline.set_progress_bar_config(disable=True)
+    print(f"loaded {args.model} on {pipe.device.type} ({elapsed():.1f} s)")
+    with timer() as elapsed:
+        clip = pipe.text_to_audio(args.prompt, seed=DEMO_SEED)
+    clip.save(generated_path, overwrite=args.overwrite)
+    print(f"wrote {generated_path} and {generated_image_path}: {clip.duration:.2f} s of {args.prompt!r} (seed "
+          f"{clip.seed}, {clip.steps} {clip.scheduler} steps, prompt to audio in {elapsed():.1f} s)")
+
     params = SpectrogramParams()
     sample_rate = params.sample_rate
     with timer() as elapsed:

@@ -1,7 +1,9 @@
 """The ``riffnb`` command end to end, as a user runs it: ``python -m riffnb ...`` in a subprocess, real files."""
 
 import hashlib
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import soundfile
 from conftest import make_music
 from PIL import Image
 
+import riffnb
 from riffnb.audio import save_audio
 from riffnb.params import ExifTags, SpectrogramParams, params_from_image
 
@@ -20,7 +23,7 @@ SUBCOMMANDS = {
     "print-exif": ["image"],
     "sample-clips": ["--num-clips", "--duration-ms", "--seed", "--mono", "--extension", "--overwrite",
                      "--consecutive", "--overlap-ms"],
-    "demo": ["output_dir", "--overwrite", "--n-iter"],
+    "demo": ["output_dir", "--overwrite", "--prompt", "--model", "--n-iter"],
 }
 
 
@@ -174,19 +177,28 @@ def test_sample_clips_refuses_before_writing_any_clip(run_riffnb, tmp_path):
     assert not (tmp_path / "more").exists()
 
 
-def test_demo_writes_three_files_and_reports_quality(run_riffnb, tmp_path):
+def test_demo_makes_music_from_text_then_round_trips_a_clip(run_riffnb, tmp_path):
     # What scripts/setup.sh runs: the default folder, replacing an earlier demo only with --overwrite.
     (tmp_path / "riffnb-demo").mkdir()
     (tmp_path / "riffnb-demo" / "demo.png").write_bytes(b"old")
     refused = run_riffnb("demo")
     assert_one_line_error(refused, "riffnb-demo/demo.png already exists", "--overwrite")
-    assert not (tmp_path / "riffnb-demo" / "demo.wav").exists()  # checked before any work
+    assert not (tmp_path / "riffnb-demo" / "text-to-music.wav").exists()  # checked before any work
 
     result = run_riffnb("demo", "--overwrite", "--n-iter", "4")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     folder = tmp_path / "riffnb-demo"
-    assert {path.name for path in folder.iterdir()} == {"demo.wav", "demo.png", "reconstructed.wav"}
+    assert {path.name for path in folder.iterdir()} == {
+        "text-to-music.wav", "text-to-music.png", "text-to-music.json", "demo.wav", "demo.png", "reconstructed.wav"}
+    # The main job: text to music with the embedded model, its image tagged with the model's parameters.
+    generated, generated_rate = soundfile.read(folder / "text-to-music.wav")
+    tiny = json.loads((Path(riffnb.__file__).parent / "models" / "tiny" / "spectrogram_params.json").read_text())
+    assert generated_rate == tiny["sample_rate"] and generated.shape[0] == pytest.approx(5.12 * generated_rate, rel=0.01)
+    assert params_from_image(Image.open(folder / "text-to-music.png")) == SpectrogramParams(**tiny)
+    settings = json.loads((folder / "text-to-music.json").read_text())
+    assert (settings["prompt"], settings["seed"], settings["model"]) == ("bossa nova with electric guitar", 42, "tiny")
+
     demo, rate = soundfile.read(folder / "demo.wav")
     rebuilt, rebuilt_rate = soundfile.read(folder / "reconstructed.wav")
     assert rate == rebuilt_rate == 44100 and demo.shape == rebuilt.shape == (225792,)
@@ -194,16 +206,19 @@ def test_demo_writes_three_files_and_reports_quality(run_riffnb, tmp_path):
     image = Image.open(folder / "demo.png")
     assert image.size == (513, 512) and params_from_image(image) == SpectrogramParams()
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines[:3]] == [
+    assert lines[0].startswith("loaded tiny on cpu (")
+    assert re.fullmatch(r"wrote riffnb-demo/text-to-music.wav and riffnb-demo/text-to-music.png: 5.1\d s of 'bossa "
+                        r"nova with electric guitar' \(seed 42, 20 dpm\+\+ steps, prompt to audio in \d+\.\d s\)", lines[1])
+    assert [line.split(":")[0] for line in lines[2:5]] == [
         "wrote riffnb-demo/demo.wav", "wrote riffnb-demo/demo.png", "wrote riffnb-demo/reconstructed.wav"
     ]
-    assert all(re.search(r": \d+\.\d\d s\)$", line) for line in lines[:3])  # timings
-    scores = re.search(r"spectral convergence .*: (-?\d+\.\d) dB against the image, (-?\d+\.\d) dB", lines[3])
+    assert all(re.search(r": \d+\.\d\d s\)$", line) for line in lines[2:5])  # timings
+    scores = re.search(r"spectral convergence .*: (-?\d+\.\d) dB against the image, (-?\d+\.\d) dB", lines[5])
     assert scores and float(scores.group(1)) < -10 and float(scores.group(2)) < -10
 
     # Another run refuses at once and leaves the files alone.
     before = snapshot(tmp_path)
-    assert_one_line_error(run_riffnb("demo", "riffnb-demo"), "riffnb-demo/demo.wav already exists")
+    assert_one_line_error(run_riffnb("demo", "riffnb-demo"), "riffnb-demo/text-to-music.wav already exists")
     assert snapshot(tmp_path) == before
 
 
