@@ -311,23 +311,21 @@ class Trainer:
         average); the optimizer starts afresh, so the learning rate warms up again. The run skips the autoencoder and
         goes on counting UNet steps from where the export stopped.
         """
-        from diffusers import AutoencoderKL, UNet2DConditionModel
-        from transformers import CLIPTextModel
+        from ..diffusion.loading import load_pipeline
 
         settings_path = folder / RIFFNB_SETTINGS_FILE
         if not settings_path.is_file():
             raise ValueError(f"{folder} is not a pipeline exported by riffnb.train (no {RIFFNB_SETTINGS_FILE}); "
                              "pass a folder written by --out or riffnb/models/tiny")
         training = json.loads(settings_path.read_text())["training"]
-        exported_vocabulary = type(self.tokenizer).from_pretrained(folder / "tokenizer").get_vocab()
-        if exported_vocabulary != self.tokenizer.get_vocab():
+        exported = load_pipeline(folder, device="cpu", dtype="float32").pipeline
+        if exported.tokenizer.get_vocab() != self.tokenizer.get_vocab():
             raise ValueError(f"{folder}'s tokenizer differs from the caption grammar's vocabulary; it cannot be "
                              "continued with this version of riffnb.train")
-        vae = AutoencoderKL.from_pretrained(folder / "vae")
-        self.vae.load_state_dict(vae.state_dict())
-        self.scaling_factor = float(vae.config.scaling_factor)
-        self.text_encoder.load_state_dict(CLIPTextModel.from_pretrained(folder / "text_encoder").state_dict())
-        self.unet.load_state_dict(UNet2DConditionModel.from_pretrained(folder / "unet").state_dict())
+        self.vae.load_state_dict(exported.vae.state_dict())
+        self.scaling_factor = float(exported.vae.config.scaling_factor)
+        self.text_encoder.load_state_dict(exported.text_encoder.state_dict())
+        self.unet.load_state_dict(exported.unet.state_dict())
         self.unet_ema.module.load_state_dict(self.unet.state_dict())
         self.text_ema.module.load_state_dict(self.text_encoder.state_dict())
         self.recipe = dataclasses.replace(self.recipe, vae_steps=training["vae_steps"])
