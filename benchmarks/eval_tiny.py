@@ -18,6 +18,7 @@ fresh process that loads the model and makes one clip.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import statistics
@@ -37,24 +38,6 @@ from riffnb.train.evaluate import audio_features, train_judges  # noqa: E402
 
 PITCHED = [name for name in INSTRUMENT_WORDS if name not in ("bass", "drums")]
 SEED_PROMPT = "bossa nova with electric guitar"
-
-
-def model_folder(model: str) -> Path:
-    from riffnb.diffusion.loading import resolve_model
-
-    return Path(resolve_model(model))
-
-
-def sampling_settings(folder: Path) -> dict:
-    """Steps, scheduler, guidance and width from the model's riffnb.json (Riffusion's defaults otherwise)."""
-    path = folder / "riffnb.json"
-    settings = json.loads(path.read_text()) if path.is_file() else {}
-    return {
-        "steps": settings.get("default_steps", 30),
-        "scheduler": settings.get("default_scheduler", "dpm++"),
-        "guidance": settings.get("guidance", 7.0),
-        "width": settings.get("width", 512),
-    }
 
 
 def machine_unit(repeats: int = 5) -> float:
@@ -111,8 +94,7 @@ def peak_memory_mb(model: str) -> float:
     code = (
         "import riffnb\n"
         f"pipe = riffnb.load_pipeline({model!r}, device='cpu')\n"
-        f"settings = {sampling_settings(model_folder(model))!r}\n"
-        "pipe.text_to_audio('bossa nova with electric guitar', seed=0, **settings)\n"
+        "pipe.text_to_audio('bossa nova with electric guitar', seed=0)  # the model's default settings\n"
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork + exec, so a child of
         # this (large) benchmark process would report the parent's peak.
         "print([line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0])\n"
@@ -174,13 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"judges trained in {time.perf_counter() - started:.0f} s; accuracy on held-out real clips: "
           + ", ".join(f"{k} {v:.0%}" for k, v in judges.reference_accuracy.items()), flush=True)
 
-    folder = model_folder(args.model)
-    settings = sampling_settings(folder)
-    for name in ("steps", "guidance", "scheduler"):
-        if getattr(args, name) is not None:
-            settings[name] = getattr(args, name)
     pipe = riffnb.load_pipeline(args.model, device="cpu")
     pipe.pipeline.set_progress_bar_config(disable=True)
+    # The model's defaults (its riffnb.json), with any the command line overrides.
+    settings = dataclasses.asdict(pipe.defaults)
+    settings.update({name: getattr(args, name) for name in ("steps", "guidance", "scheduler")
+                     if getattr(args, name) is not None})
     results["settings"] = settings
 
     def generate(prompt: str, seed: int):
