@@ -146,6 +146,25 @@ EXPECTED: dict[str, Expected] = {
             "loop_difference": lambda v: v == 0,
         },
     ),
+    "06_train_your_own.ipynb": Expected(
+        answers={
+            "latent_shape": "(8, 16, 32)",
+            "conv_in_parameters": "3504",
+            "v_target": "0.2",
+            "zero_prediction_loss": "1",
+            "passes_per_clip": "186.67",
+        },
+        values={
+            "vocabulary_size": lambda v: 500 < v < 2000,
+            "unet_parameters": lambda v: 4e6 < v < 7e6,
+            "vae_pixel_error": lambda v: v < 20,
+            "velocity_error": lambda v: v < 1e-5,
+            "shipped_mean_loss": lambda v: v < 0.5,
+            # The toy run's UNet loss, mean of each 5 steps: it must fall.
+            "toy_losses": lambda v: len(v) == 12 and sum(v[-3:]) / 3 < v[0] - 0.05,
+            "judge_accuracy": lambda v: v >= 0.8,
+        },
+    ),
 }
 
 #: Seconds each notebook took, filled in as they run, for the total.
