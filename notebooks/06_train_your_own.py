@@ -138,8 +138,8 @@ play_all([(samples, TINY_PARAMS.sample_rate, f"clip {spec.seed}: {spec.style}, {
 # %% [markdown]
 # ### Captions from a grammar with synonyms
 #
-# The captions above are the *canonical* ones: every attribute, first synonym. During training the model never
-# sees those. At every step each clip gets a fresh caption from `caption_for`: a random sentence frame,
+# The captions above are the *canonical* ones: every attribute, first synonym. During training the model
+# rarely sees exactly those: at every step each clip gets a fresh caption from `caption_for`: a random sentence frame,
 # a random synonym for each word, and each optional attribute (tempo word, mode, register, BPM, key) kept or
 # dropped at random. A caption always names every instrument that plays, so the model learns that the words
 # for instruments matter, and it learns from long descriptions and from the short prompts people type.
@@ -164,7 +164,7 @@ print(f"{len(TRAINING_FRAMES)} training frames, e.g. {TRAINING_FRAMES[3]!r}")
 print(f"{len(HELD_OUT_FRAMES)} held-out frames, never used in training: {list(HELD_OUT_FRAMES)}")
 
 # %% [markdown]
-# The held-out frames matter in section 7: the judge prompts the model with sentences it has never read, so it is
+# The held-out frames matter in sections 7 and 9: the judge prompts the model with sentences it has never read, so it is
 # measured on paraphrases, not on memorised wording.
 #
 # ## 2. The tokenizer: one token per caption word
@@ -186,10 +186,13 @@ for text in ("bossa nova with electric guitar", "kazoo jazz"):
     tokens = tokenizer.tokenize(text)
     ids = tokenizer(text).input_ids
     print(f"{text!r}\n  tokens {tokens}\n  ids    {ids}")
-padded = tokenizer("bossa nova with electric guitar", padding="max_length", max_length=tokenizer.model_max_length).input_ids
+padded = tokenizer("bossa nova with electric guitar", padding="max_length",
+                   max_length=tokenizer.model_max_length).input_ids
 print(f"padded to {len(padded)} ids: start {padded[0]}, end/padding {padded[-1]}")
 
 # %% [markdown]
+# The tokenizer holds more tokens than there are words: 2 special tokens, the byte symbols alone and as word
+# ends (2 × 256), and the pieces each word's merges build on the way to the whole word.
 # "kazoo" is not a caption word, so it falls apart into letters the text encoder never learned anything about:
 # the tiny model only understands the words of its grammar. Numbers too are split into digits, as CLIP does.
 #
@@ -202,7 +205,7 @@ print(f"padded to {len(padded)} ids: start {padded[0]}, end/padding {padded[-1]}
 # |---|---|---|---|
 # | `AutoencoderKL` | image ↔ latents, 8× smaller each way | 8 latent channels, no attention | 4 latent channels |
 # | `CLIPTextModel` | token ids → 77 vectors | 2 layers, width 128 | 12 layers, width 768 |
-# | `UNet2DConditionModel` | noisy latents + timestep + text → prediction | 3 levels (48, 96, 128 channels) | 4 levels (320-1280) |
+# | `UNet2DConditionModel` | noisy latents, timestep, text → prediction | 3 levels, 48-128 wide | 4 levels, 320-1280 |
 #
 # The sizes live in a `ModelSizes`: `FULL` is the shipped model, `SMOKE` a toy for tests and for section 6.
 # Parameter counts, for fresh networks of each size and for the shipped model:
@@ -231,7 +234,7 @@ print(f"the tiny model's weights: {4 * total['FULL (tiny)'] / 1e6:.0f} MB in flo
 # %% [markdown]
 # (Stable Diffusion 1.5's counts are quoted, not computed: its 860 M-parameter UNet alone takes 3.4 GB in float32.)
 # A convolution's parameters grow with the product of its input and output channels, so narrower layers shrink
-# the count quadratically: the tiny UNet is about 7 times narrower than Stable Diffusion's and has 160 times
+# the count quadratically: the tiny UNet is 7 to 10 times narrower than Stable Diffusion's and has 160 times
 # fewer parameters.
 #
 # ## 4. The autoencoder
@@ -263,7 +266,8 @@ print(f"mean reconstruction error: {vae_pixel_error:.1f} pixel levels of 255")
 
 original = as_picture(eval_pixels[0])
 display(compare({"original (held-out clip)": original, "through the autoencoder": decoded[0]}))
-play_all({"original": riffnb.audio_from_image(original), "through the autoencoder": riffnb.audio_from_image(decoded[0])})
+play_all({"original": riffnb.audio_from_image(original),
+          "through the autoencoder": riffnb.audio_from_image(decoded[0])})
 
 # %% [markdown]
 # Listen for what is lost: the autoencoder keeps rhythm, loudness and pitch range but blurs the finest harmonics.
@@ -378,8 +382,8 @@ print(f"averaged over these timesteps: {shipped_mean_loss:.3f} with captions, "
 TOY_RECIPE = dataclasses.replace(
     SMOKE_RECIPE,
     train_clips=24,        # clips in the corpus (FULL: 2400)
-    vae_steps=60, vae_batch=4, vae_lr=2e-3,
-    unet_steps=60, unet_batch=16, unet_lr=3e-3,
+    vae_steps=40, vae_batch=4, vae_lr=2e-3,
+    unet_steps=40, unet_batch=16, unet_lr=3e-3,
     warmup_steps=5,
 )
 rows = ["| setting | toy (this notebook) | FULL_RECIPE (the shipped model) |", "|---|---|---|"]
@@ -423,20 +427,16 @@ with contextlib.redirect_stdout(log):                     # keep the loss lines,
 print("\n".join(line for line in log.getvalue().splitlines() if "unet step" in line))
 
 metrics = [json.loads(line) for line in (trainer.workdir / "metrics.jsonl").read_text().splitlines()]
-vae_points = [(m["step"], m["l1"]) for m in metrics if m["phase"] == "vae" and "l1" in m]
-unet_points = [(m["step"], m["loss"]) for m in metrics if "loss" in m]
+unet_points = [(m["step"], m["loss"]) for m in metrics if "loss" in m]   # metrics.jsonl: every logged number
 toy_losses = [loss for _, loss in unet_points]
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), layout="constrained")
-axes[0].plot(*zip(*vae_points), "o-")
-axes[0].set(xlabel="autoencoder step", ylabel="L1 error (pixels in [-1, 1])", title="phase 2: the autoencoder (logged every 25 steps)")
-axes[1].plot(*zip(*unet_points), "o-", label=f"toy run (mean over each {CHUNK} steps)")
-axes[1].axhline(1.0, color="0.5", linestyle=":", label="always predicting 0")
-axes[1].axhline(shipped_mean_loss, color="C2", linestyle="--", label="shipped model (section 5)")
-axes[1].set(xlabel="UNet step", ylabel="v-prediction loss (MSE)", title="phase 4: the UNet", ylim=(0, 1.2))
-for ax in axes:
-    ax.grid(alpha=0.3)
-axes[1].legend(fontsize="small")
+fig, ax = plt.subplots(figsize=(8, 3.4), layout="constrained")
+ax.plot(*zip(*unet_points), "o-", label=f"your toy run (mean of each {CHUNK} steps)")
+ax.axhline(1.0, color="0.5", linestyle=":", label="always predicting 0")
+ax.axhline(shipped_mean_loss, color="C2", linestyle="--", label="the shipped model (section 5)")
+ax.set(xlabel="UNet step", ylabel="v-prediction loss (MSE)", title="phase 4: training the UNet", ylim=(0, 1.2))
+ax.grid(alpha=0.3)
+ax.legend(fontsize="small")
 plt.show()
 
 # %% [markdown]
@@ -449,7 +449,7 @@ plt.show()
 #
 # The weights that get exported are not the last ones but an **exponential moving average** (EMA) of them,
 # updated after every step: $\theta_{\text{EMA}} \leftarrow d\,\theta_{\text{EMA}} + (1-d)\,\theta$ with
-# $d = \min(\text{ema\_decay}, \frac{1+\text{step}}{10+\text{step}})$. Averaging over the last few hundred steps
+# $d = \min(\text{ema\_decay}, \frac{1+\text{step}}{10+\text{step}})$. Averaging over roughly the last thousand steps
 # (FULL: $d = 0.999$) smooths out the noise of single steps and samples noticeably better.
 #
 # `export_pipeline` writes a diffusers folder (safetensors weights, configs, the tokenizer) plus two riffnb files:
@@ -499,7 +499,7 @@ for name, prompt in PROMPTS.items():
                       MODEL: (trained_clips[name].samples, trained_clips[name].sample_rate)}))
 
 # %% [markdown]
-# Sixty steps on 24 clips make a model that draws spectrogram-like texture but no music yet, whatever the prompt.
+# Forty steps on 24 clips make a model that draws spectrogram-like texture but no music yet, whatever the prompt.
 #
 # ## 8. Running the full recipe
 #
@@ -556,11 +556,11 @@ for name, prompt in PROMPTS.items():
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
-# `benchmarks/eval_tiny.py` does this at scale: judges trained on 900 clips for all nine instruments, tempo and
-# register, 36 instrument prompts and 8 for each attribute, plus the autoencoder's error, seconds per clip and
-# peak memory. Its numbers are in the model card, `riffnb/models/tiny/README.md` (for the export at UNet step
-# 1412: the right instrument 86% of the time, electric guitar the hardest). Run it on your own export with
-# `python benchmarks/eval_tiny.py --model my-tiny`.
+# `benchmarks/eval_tiny.py` does this at scale: judges for all nine instruments, for slow or fast and for low or
+# high register, each fitted on 900 clips, dozens of paraphrased prompts, plus the autoencoder's error, seconds
+# per clip and peak memory. Its numbers are in the model card, `riffnb/models/tiny/README.md` (for the export at
+# UNet step 1412: the right instrument 86% of the time, electric guitar the hardest). Run it on your own export
+# with `python benchmarks/eval_tiny.py --model my-tiny`.
 #
 # ## 10. Exercises
 #
@@ -605,7 +605,7 @@ zero_prediction_loss = None  # ✏️ your answer
 # Check: measure it on a million random numbers at an arbitrary ᾱ.
 _draws = torch.randn(2, 1_000_000, generator=torch.Generator().manual_seed(1))
 check_answer(zero_prediction_loss, float((velocity(_draws[0], _draws[1], 0.3) ** 2).mean()), atol=0.01,
-             hint="the variance of a·ε - b·x0 for independent unit-variance terms is a² + b², and ᾱ + (1 - ᾱ) = ...")
+             hint="for independent unit-variance terms the variance of a·ε - b·x0 is a² + b²; here ᾱ + (1 - ᾱ).")
 
 # %% [markdown]
 # **Exercise 5.** In `FULL_RECIPE`, how many times on average does the UNet phase see each training clip (each
@@ -614,8 +614,8 @@ check_answer(zero_prediction_loss, float((velocity(_draws[0], _draws[1], 0.3) **
 # %%
 passes_per_clip = None  # ✏️ your answer
 
-check_answer(passes_per_clip, FULL_RECIPE.unet_steps * FULL_RECIPE.unet_batch / FULL_RECIPE.train_clips, rtol=0.01,
-             hint="steps times clips per step, divided by the number of clips.")
+check_answer(passes_per_clip, FULL_RECIPE.unet_steps * FULL_RECIPE.unet_batch / FULL_RECIPE.train_clips,
+             rtol=0.01, hint="steps times clips per step, divided by the number of clips.")
 
 # %% [markdown]
 # ## Check: the numbers this notebook computed
