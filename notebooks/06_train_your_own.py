@@ -558,9 +558,8 @@ display(Markdown("\n".join(rows)))
 # %% [markdown]
 # `benchmarks/eval_tiny.py` does this at scale: judges for all nine instruments, for slow or fast and for low or
 # high register, each fitted on 900 clips, dozens of paraphrased prompts, plus the autoencoder's error, seconds
-# per clip and peak memory. Its numbers are in the model card, `riffnb/models/tiny/README.md` (for the export at
-# UNet step 1412: the right instrument 86% of the time, electric guitar the hardest). Run it on your own export
-# with `python benchmarks/eval_tiny.py --model my-tiny`.
+# per clip and peak memory. Its numbers for the shipped export are in the model card,
+# `riffnb/models/tiny/README.md`. Run it on your own export with `python benchmarks/eval_tiny.py --model my-tiny`.
 #
 # ## 10. Exercises
 #
