@@ -187,6 +187,10 @@ class Trainer:
         Start training the autoencoder on the clips rendered so far while a separate process renders the rest
         (more throughput on a busy machine). The autoencoder phase then depends on timing, so a resumed run no
         longer replays it exactly; the other phases still do.
+    init_from
+        An exported pipeline folder to continue (a new work folder only): see :meth:`_start_from_pipeline`.
+    log_every
+        Print the mean losses and append them to ``metrics.jsonl`` every this many steps (1 for a loss curve).
     """
 
     def __init__(
@@ -200,6 +204,7 @@ class Trainer:
         corpus_workers: int = 1,
         overlap_corpus: bool = False,
         init_from: str | os.PathLike | None = None,
+        log_every: int = 25,
     ) -> None:
         import torch
 
@@ -207,6 +212,7 @@ class Trainer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.workdir / "checkpoint.pt"
         self.checkpoint_seconds = checkpoint_minutes * 60
+        self.log_every = log_every
         self.corpus_workers = corpus_workers
         self.overlap_corpus = overlap_corpus
         self.stop_requested = False
@@ -471,7 +477,7 @@ class Trainer:
             self.vae_optimizer.step()
             self.step += 1
             losses.append((l1.item(), kl.item()))
-            if self.step % 25 == 0 or self.step == recipe.vae_steps:
+            if self.step % self.log_every == 0 or self.step == recipe.vae_steps:
                 l1_mean, kl_mean = np.mean(losses, axis=0)
                 rate = len(losses) / (time.time() - started)
                 log(f"vae step {self.step}/{recipe.vae_steps} l1 {l1_mean:.4f} kl {kl_mean:.3f} lr {lr:.2e} "
@@ -575,7 +581,7 @@ class Trainer:
             self.text_ema.update(self.text_encoder, self.step)
             self.step += 1
             losses.append(loss.item())
-            if self.step % 25 == 0 or self.step == recipe.unet_steps:
+            if self.step % self.log_every == 0 or self.step == recipe.unet_steps:
                 rate = len(losses) / (time.time() - started)
                 log(f"unet step {self.step}/{recipe.unet_steps} loss {np.mean(losses):.4f} lr {lr:.2e} {rate:.2f} steps/s")
                 self._metrics(loss=float(np.mean(losses)), lr=lr, steps_per_s=rate)
