@@ -48,7 +48,8 @@ GENERATE_CELL = f"""
 import gc as _gc, json as _json, time as _time
 from riffnb.widgets import GeneratePanel as _GeneratePanel
 
-_panels = [_object for _object in _gc.get_objects() if isinstance(_object, _GeneratePanel)]
+# type(), not isinstance(): isinstance() asks a dead weak proxy for its __class__ and raises ReferenceError.
+_panels = [_object for _object in _gc.get_objects() if issubclass(type(_object), _GeneratePanel)]
 assert _panels, "the notebook shows no GeneratePanel to press Generate on"
 _began = _time.perf_counter()
 _clip = _panels[0].generate()
@@ -114,8 +115,9 @@ def main() -> int:
             result = run_notebook(path)
         except (CellExecutionError, CellTimeoutError, DeadKernelError, RuntimeError) as error:
             failures += 1
-            first_line = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
-            print(f"{path.name:<36} {'failed':>8}  {first_line[:200]}")
+            why = (f"{error.ename}: {error.evalue}" if isinstance(error, CellExecutionError)
+                   else next((line for line in str(error).splitlines() if line.strip()), type(error).__name__))
+            print(f"{path.name:<36} {'failed':>8}  {why[:300]}", flush=True)
             continue
         print(f"{path.name:<36} {result['seconds']:8.1f} {result['peak_mb']:15.0f}", flush=True)
         if "generate_s" in result:
