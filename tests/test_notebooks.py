@@ -146,6 +146,33 @@ EXPECTED: dict[str, Expected] = {
             "loop_difference": lambda v: v == 0,
         },
     ),
+    "05_riffing.ipynb": Expected(
+        answers={
+            "steps_at_strength_075_of_50": "37",
+            "slerp_midpoint": "[0.7071, 0.7071]",
+            "lerp_midpoint_norm": "0.7071",
+            "latent_mask_columns_of_512": "64",
+            "seeds_of_clip_9": "(9, 10)",
+            "windows_in_180_s": "38",
+            "riffed_180_s_song_seconds": "180",
+        },
+        values={
+            # The tiny model: 20 steps by default, so strength s runs int(20 s) of them.
+            "riff_steps_counted": lambda v: v == [0, 5, 10, 15, 20],
+            "change_by_strength": lambda v: all(a < b for a, b in zip(v, v[1:])),
+            # (mean pixel change in the kept first half, in the repainted second half)
+            "mask_change": lambda v: v["riff with the mask"][0] < v["riff, no mask"][0] / 2
+            and v["riff with the mask"][0] < v["riff with the mask"][1] / 2,
+            "slerp_by_hand_error": lambda v: v < 1e-5,
+            "lerp_norms": lambda v: abs(v[10] - 0.5**0.5) < 0.05,
+            "slerp_norms": lambda v: min(v) > 0.95,
+            "morph_alphas": lambda v: v == [0.0, 0.25, 0.5, 0.75, 1.0],
+            "track_alphas": lambda v: v == [0.25, 0.5, 0.75, 1.0] * 2,
+            "crossfade_error": lambda v: v < 1e-12,
+            "window_starts_s": lambda v: v == [0.0, 4.8, 9.6],
+            "riffed_seconds": lambda v: v == 12.0,
+        },
+    ),
     "06_train_your_own.ipynb": Expected(
         answers={
             "latent_shape": "(8, 16, 32)",
