@@ -37,6 +37,12 @@ IPYWIDGETS_MAJOR = int(W.__version__.split(".")[0])
 #: Width of a description column, so that rows of controls line up.
 DESCRIPTION_STYLE = {"description_width": "110px"}
 
+
+def hover_text(text: str) -> dict[str, str]:
+    """The keyword that gives a described widget (Text, slider, ...) a hover text: ``tooltip`` in ipywidgets 8,
+    ``description_tooltip`` in 7.7 (Colab), which ignores ``tooltip``. Buttons take ``tooltip`` in both."""
+    return {"tooltip" if int(W.__version__.split(".")[0]) >= 8 else "description_tooltip": text}
+
 _ERROR_STYLE = (
     "border-left: 4px solid #c62828; background: #fdecea; color: #611a15; padding: 6px 10px; margin: 4px 0; "
     "white-space: normal"

@@ -29,6 +29,7 @@ from ._panel import (
     audio_download,
     clip_html,
     data_url,
+    hover_text,
     image_html,
     player_html,
     slug,
@@ -354,7 +355,7 @@ class EndlessPlayer(Panel, DiffusionControls):
         super().__init__()
         self._model_control(model)
         self.prompt = W.Text(value=prompt, description="prompt", continuous_update=False,
-                             **_wide(tooltip="change it while playing: the music moves to it over four clips"))
+                             **_wide(**hover_text("change it while playing: the music moves to it over four clips")))
         self.seed, self.dice = self._seed_control(seed, "first seed")
         self._seed_image_control(seed_image)
         self._width_control(width)
