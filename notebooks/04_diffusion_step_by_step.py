@@ -263,7 +263,7 @@ play_all({label.split(":")[0]: pipe.image_to_audio(image) for label, image in no
 # $x_t / \sqrt{\bar\alpha_t} = x_0 + \sigma_t\,\varepsilon$ with the noise-to-signal ratio
 # $\sigma_t = \sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$. Euler-type samplers (Euler, Euler ancestral, LMS) work in
 # that form and list their $\sigma$ for every visited timestep; they start from noise scaled by
-# `init_noise_sigma`, the largest $\sigma$. DDIM, PNDM and DPM-Solver++ start from unit noise.
+# `init_noise_sigma`, about the largest $\sigma$. DDIM, PNDM and DPM-Solver++ start from unit noise.
 
 # %%
 euler = steps.make_scheduler(pipe, "euler", STEPS)
@@ -421,8 +421,8 @@ print(f"{len(history)} steps, {2 * len(history) if steps.uses_guidance(pipe, GUI
 # `steps.decode` divides the latents by the VAE's scaling factor (0.18215 for Stable Diffusion, which makes its
 # latents about unit variance), runs the decoder, and maps its output from $[-1, 1]$ to pixel values 0-255,
 # tagging the image with the model's spectrogram parameters so it decodes to audio on its own.
-# `steps.preview` skips the decoder: one fitted linear map per latent pixel, upscaled 8×, blurry but hundreds of
-# times cheaper, for live previews.
+# `steps.preview` skips the decoder: one fitted linear map per latent pixel, upscaled 8×, blurry but far
+# cheaper (hundreds of times for Riffusion's large VAE), for live previews.
 
 # %%
 started = time.perf_counter()
@@ -441,7 +441,8 @@ play_all({"VAE decoder": (samples, sample_rate), "fast preview": pipe.image_to_a
 # ## 9. Every step, seen and heard
 #
 # The latents after a few of the steps, through the fast preview (top) and the VAE (bottom), with the VAE
-# version played. DPM-Solver++ removes most of the noise in the first few steps; the last steps sharpen details.
+# version played. The coarse structure (where the notes fall) emerges first, around the middle of the loop; the
+# last steps clean up and sharpen.
 
 # %%
 shown_steps = np.linspace(0, len(history) - 1, 5).round().astype(int)
