@@ -313,6 +313,8 @@ def test_panels_start_from_the_models_sampling_defaults(tiny_pipe):
     assert (panel.steps.value, panel.guidance.value, panel.width.value, panel.scheduler.value) == (
         tiny.steps, tiny.guidance, tiny.width, tiny.scheduler)
     assert panel.width.label == "5.12 s"  # the tiny model's 20 ms columns, read without loading it
+    stepper = DiffusionStepper("tiny")
+    assert stepper.steps.value == tiny.steps and stepper.step.max == tiny.steps
     given = RiffPanel(tiny_pipe, steps=5)
     assert (given.steps.value, given.guidance.value, given.width.value) == (5, 7.0, 512)
 

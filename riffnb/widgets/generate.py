@@ -230,7 +230,7 @@ class DiffusionStepper(Panel, GenerationSettings):
         self._make_progress(self.steps.value)
         self.run_choice = W.Dropdown(options=[], description="run", style=DESCRIPTION_STYLE,
                                      layout=W.Layout(width="520px"), disabled=True)
-        self.step = W.IntSlider(value=1, min=1, max=max(steps, 1), description="after step", disabled=True,
+        self.step = W.IntSlider(value=1, min=1, max=self.steps.value, description="after step", disabled=True,
                                 continuous_update=False, style=DESCRIPTION_STYLE, layout=W.Layout(width="520px"))
         self.filmstrip = W.HTML()
         self.view = W.HTML()
