@@ -113,17 +113,18 @@ class SoftmaxClassifier:
 
 @dataclasses.dataclass
 class Judges:
-    """The three classifiers and their accuracy on held-out corpus clips (how far to trust them)."""
+    """The four classifiers and their accuracy on held-out corpus clips (how far to trust them)."""
 
     instrument: SoftmaxClassifier
     tempo: SoftmaxClassifier
     register: SoftmaxClassifier
+    style: SoftmaxClassifier
     reference_accuracy: dict[str, float]
 
 
 def train_judges(count: int = 900, corpus_seed: int = 0, test_fraction: float = 0.25,
                  progress: T.Callable[[int, int], None] | None = None, cache: str | os.PathLike | None = None) -> Judges:
-    """Train the instrument, tempo and register classifiers on ``count`` solo clips of the eval split.
+    """Train the instrument, tempo, register and style classifiers on ``count`` solo clips of the eval split.
 
     The last ``test_fraction`` of the clips is held back to report each classifier's own accuracy on real clips;
     the returned classifiers are then refitted on all of them. ``cache`` names an ``.npy`` file keeping the
@@ -149,6 +150,7 @@ def train_judges(count: int = 900, corpus_seed: int = 0, test_fraction: float = 
         "instrument": (lambda s: s.lead, lambda s: True),
         "tempo": (lambda s: s.tempo_class, lambda s: s.tempo_class != "medium"),
         "register": (lambda s: s.register, lambda s: s.register != "mid" and s.lead not in ("bass", "drums")),
+        "style": (lambda s: s.style, lambda s: True),
     }
     judges, accuracy = {}, {}
     for name, (label_of, used) in questions.items():
