@@ -184,7 +184,8 @@ for strength in strengths:
     riffs[strength] = pipe.riff(source, riff_prompt, strength=strength, seed=1,
                                 callback=lambda index, timestep, latents: visited.append(timestep))
     riff_steps_counted.append(len(visited))
-print("steps run at strengths", strengths, ":", riff_steps_counted)
+print(f"steps run at strengths {strengths}: {riff_steps_counted} of {num_steps}; "
+      f"VAE scaling factor {pipe.pipeline.vae.config.scaling_factor:g}")
 row = {"source: beat": source, **{f"strength {s:g}": riffs[s].image for s in strengths}}
 display(compare(dict(list(row.items())[:3]), params=params))
 display(compare(dict(list(row.items())[3:]), params=params))
@@ -210,13 +211,13 @@ show(fig)
 #
 # Any audio can be the source: `pipe.riff` takes `(samples, sample_rate)` or a file path, resamples it to the
 # model's rate and turns it into an image (notebook 02's chain). Here the "audio you provide" is a waltz that
-# `riffnb.synth` plays; to riff your own recording, replace the `song = ...` line with
-# `my_samples, my_rate = riffnb.load_audio("my_song.wav")` (any WAV, FLAC, OGG or MP3). One clip's worth is used.
+# `riffnb.synth` plays; to riff a recording of yours, change the `my_samples, my_rate = ...` line as its comment
+# says (any WAV, FLAC, OGG or MP3, any sample rate). One clip's worth, from the start, is used.
 
 # %%
 song = render("waltz", bpm=120, key="F", mode="major", duration_s=clip_seconds, sample_rate=44100, seed=3)
-my_samples, my_rate = song.samples, song.sample_rate            # 44.1 kHz: riff() resamples it
-print("the source:", song.description.summary())
+print("the audio you provide:", song.description.summary())
+my_samples, my_rate = song.samples, song.sample_rate   # yours: my_samples, my_rate = riffnb.load_audio("my_song.wav")
 my_excerpt = my_samples[:, : int(round(clip_seconds * my_rate))]
 my_image = fit_width(image_from_audio(my_excerpt, my_rate, params))   # what riff() starts from
 my_riff = pipe.riff((my_excerpt, my_rate), "organ", strength=0.5, seed=2)
@@ -241,7 +242,7 @@ play_all([(my_excerpt, my_rate, "your audio"), (my_riff.samples, my_riff.sample_
 # %%
 mask_pixels = np.zeros((pipe.height, width), np.uint8)
 mask_pixels[:, width // 2:] = 255                       # white: regenerate the second half
-mask = Image.fromarray(mask_pixels, mode="L")
+mask = Image.fromarray(mask_pixels)                     # 8-bit grayscale
 mask_strength = 0.75
 masked_riff = pipe.riff(source, riff_prompt, strength=mask_strength, seed=1, mask=mask)
 unmasked_riff = riffs[mask_strength]                    # the same riff without a mask (section 2)
