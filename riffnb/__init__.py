@@ -16,7 +16,16 @@ Names are loaded on first use, so ``import riffnb`` stays fast; torch and diffus
 
 from __future__ import annotations
 
+import os
+import sys
+
 from ._lazy import lazy_exports
+
+# OpenMP threads that spin while they wait collapse when the CPU is shared (Binder, a laptop busy with other work,
+# two kernels on 2 cores): a 20-step riff measured 8.2 s spinning vs 1.0 s passive. torch reads this when it
+# loads, so it is set here, before riffnb imports torch, unless the user chose a policy or torch is already in.
+if "torch" not in sys.modules:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,7 @@
 """The package's shape: fast import, lazy heavy libraries, and layers that only import downwards."""
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,12 @@ def test_submodules_are_not_shadowed_by_exports():
     assert riffnb.SpectrogramParams().n_fft == 17640
     with pytest.raises(AttributeError, match="no attribute"):
         riffnb.not_a_name
+
+
+def test_importing_riffnb_makes_torch_wait_passively_unless_told_otherwise():
+    code = "import os, riffnb, torch; print(os.environ['OMP_WAIT_POLICY'])"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}).stdout.strip() == "PASSIVE"
+    chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "OMP_WAIT_POLICY": "ACTIVE"})
+    assert chosen.stdout.strip() == "ACTIVE"
