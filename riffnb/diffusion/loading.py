@@ -102,6 +102,15 @@ class SamplingDefaults:
     width: int = 512
     scheduler: str = "dpm++"
 
+    def as_settings(self) -> dict[str, T.Any]:
+        """The entries of a model folder's ``riffnb.json`` that :func:`read_defaults` reads back.
+
+        >>> SamplingDefaults().as_settings()
+        {'default_steps': 30, 'guidance': 7.0, 'width': 512, 'default_scheduler': 'dpm++'}
+        """
+        return {"default_steps": self.steps, "guidance": self.guidance, "width": self.width,
+                "default_scheduler": self.scheduler}
+
     def resolve(self, **settings: T.Any) -> dict[str, T.Any]:
         """``settings`` with every ``None`` replaced by this default of the same name.
 

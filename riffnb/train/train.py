@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..diffusion.loading import PARAMS_FILE, SETTINGS_FILE, SamplingDefaults
 from .captions import ClipSpec, caption_for
 from .corpus import IMAGE_WIDTH, TINY_PARAMS, build_corpus, load_corpus
 from .models import FULL, SMOKE, ModelSizes, make_text_encoder, make_training_scheduler, make_unet, make_vae
@@ -49,10 +50,6 @@ from .models import FULL, SMOKE, ModelSizes, make_text_encoder, make_training_sc
 if T.TYPE_CHECKING:
     import torch
 
-#: The file in a model folder with riffnb's settings for it (spectrogram parameters and sampling defaults).
-RIFFNB_SETTINGS_FILE = "riffnb.json"
-#: The file riffnb.diffusion.loading reads the spectrogram parameters from.
-PARAMS_FILE = "spectrogram_params.json"
 
 #: Prompts drawn at every preview, to watch the model learn.
 PREVIEW_PROMPTS = (
@@ -102,8 +99,8 @@ SMOKE_RECIPE = Recipe(
     ema_decay=0.9,
 )
 
-#: Defaults written into ``riffnb.json`` for the pipeline to sample with.
-SAMPLING_DEFAULTS = {"default_steps": 20, "default_scheduler": "dpm++", "guidance": 4.0, "width": IMAGE_WIDTH}
+#: How the exported model samples when a call does not say (written into its ``riffnb.json``).
+SAMPLING_DEFAULTS = SamplingDefaults(steps=20, guidance=4.0, width=IMAGE_WIDTH, scheduler="dpm++")
 
 PHASES = ("vae", "latents", "unet", "done")
 
@@ -319,9 +316,9 @@ class Trainer:
         """
         from ..diffusion.loading import load_pipeline
 
-        settings_path = folder / RIFFNB_SETTINGS_FILE
+        settings_path = folder / SETTINGS_FILE
         if not settings_path.is_file():
-            raise ValueError(f"{folder} is not a pipeline exported by riffnb.train (no {RIFFNB_SETTINGS_FILE}); "
+            raise ValueError(f"{folder} is not a pipeline exported by riffnb.train (no {SETTINGS_FILE}); "
                              "pass a folder written by --out or riffnb/models/tiny")
         training = json.loads(settings_path.read_text())["training"]
         exported = load_pipeline(folder, device="cpu", dtype="float32").pipeline
@@ -630,8 +627,8 @@ class Trainer:
         for prompt in prompts:
             generator = torch.Generator().manual_seed(seed)
             image = pipeline(
-                prompt, height=TINY_PARAMS.num_frequencies, width=IMAGE_WIDTH, num_inference_steps=SAMPLING_DEFAULTS["default_steps"],
-                guidance_scale=SAMPLING_DEFAULTS["guidance"], generator=generator,
+                prompt, height=TINY_PARAMS.num_frequencies, width=IMAGE_WIDTH, num_inference_steps=SAMPLING_DEFAULTS.steps,
+                guidance_scale=SAMPLING_DEFAULTS.guidance, generator=generator,
             ).images[0]
             rows.append(np.asarray(image.convert("L")))
         # Sampling must not change the training run's random stream (resume has to reproduce it exactly).
@@ -660,7 +657,7 @@ def export_pipeline(trainer: Trainer, out: str | os.PathLike) -> Path:
     (temporary / PARAMS_FILE).write_text(json.dumps(params, indent=2) + "\n")
     settings = {
         "spectrogram_params": params,
-        **SAMPLING_DEFAULTS,
+        **SAMPLING_DEFAULTS.as_settings(),
         "training": {
             "phase": trainer.phase,
             "step": trainer.step,
@@ -670,7 +667,7 @@ def export_pipeline(trainer: Trainer, out: str | os.PathLike) -> Path:
             "exported_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     }
-    (temporary / RIFFNB_SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    (temporary / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
     readme = out / "README.md"
     if readme.is_file():
         shutil.copy(readme, temporary / "README.md")
