@@ -20,6 +20,9 @@
 # Write a sentence, get five seconds of music. riffnb follows Riffusion's recipe: Stable Diffusion draws a
 # picture of the sound (a spectrogram), and the picture is turned back into sound. Run the cells from top to
 # bottom (Shift+Enter); with riffnb's tiny model the whole notebook takes under a minute on a CPU.
+#
+# **At the end of this notebook you will** have made music from text, know what a prompt, a seed and the model's
+# settings do, and know how long a clip the model's picture of it holds.
 
 # %%
 # Setup: on Colab (or wherever riffnb is not installed yet) install it from the course repository.
@@ -69,6 +72,20 @@ clip
 # %%
 panel = riffnb.widgets.GeneratePanel(pipe, prompt="jazz swing with piano and drums")
 panel
+
+# %% [markdown]
+# ## Exercise
+#
+# The picture's width is time. How many seconds of music does a picture 512 columns wide hold for this model?
+# (The clip above is `pipe.defaults.width` columns wide and `clip.duration` seconds long.)
+
+# %%
+from riffnb.exercises import check_answer
+
+seconds_in_512_columns = None  # ✏️ your answer in seconds
+
+check_answer(seconds_in_512_columns, pipe.params.duration_of(512), rtol=0.01,
+             hint="columns x seconds per column; the clip above tells you seconds per column.")
 
 # %% [markdown]
 # ## Where to go next

@@ -60,6 +60,7 @@ class Expected:
 
 EXPECTED: dict[str, Expected] = {
     "00_quickstart.ipynb": Expected(
+        answers={"seconds_in_512_columns": "10.24"},
         values={
             "clip_seconds": lambda v: 5.0 < v < 5.2,
             "image_size": lambda v: v == [256, 128],
