@@ -56,6 +56,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from riffnb.display import play, play_all
+from riffnb.exercises import check_answer
 from riffnb.params import SpectrogramParams
 from riffnb.phase import spectral_convergence
 from riffnb.plot import plot_spectrogram, plot_waveform
@@ -206,9 +207,7 @@ bin_of_1000_hz = None  # ✏️ your answer: a whole number
 
 # Check: play a 1000 Hz tone through the STFT and see which bin is loudest (the answer is not printed).
 _loudest = int(np.abs(stft(np.sin(2 * np.pi * 1000 * t), N, H, L)).mean(axis=-1).argmax())
-print("✏️ not answered yet" if bin_of_1000_hz is None
-      else "✓ correct" if bin_of_1000_hz == _loudest
-      else "✗ not yet. Hint: solve F_coef(k) = k F_s / N = 1000 for k.")
+check_answer(bin_of_1000_hz, _loudest, hint="solve F_coef(k) = k F_s / N = 1000 for k.");
 
 # %% [markdown]
 # ## 3. Windows: why the frame is tapered
@@ -438,9 +437,8 @@ frames_in_two_seconds = None  # ✏️ your answer: a whole number
 
 # Check: the STFT of 2 s of silence, with Riffusion's settings.
 _expected = stft(np.zeros(2 * sample_rate), N, H, L).shape[-1]
-print("✏️ not answered yet" if frames_in_two_seconds is None
-      else "✓ correct" if frames_in_two_seconds == _expected
-      else "✗ not yet. Hint: frames are centred on samples 0, H, 2H, ..., as long as they are inside the signal.")
+check_answer(frames_in_two_seconds, _expected,
+             hint="frames are centred on samples 0, H, 2H, ..., as long as they are inside the signal.");
 
 # %% [markdown]
 # **Exercise 3.** A 7000 Hz sinusoid is sampled at $F_s = 10\,000$ Hz. What frequency (Hz) do you hear?
@@ -451,9 +449,7 @@ heard_frequency_hz = None  # ✏️ your answer in Hz
 # Check: the loudest bin of the sampled tone (N = F_s gives bins exactly 1 Hz apart).
 _tone = np.sin(2 * np.pi * 7000 * np.arange(10000) / 10000)
 _expected = float(np.abs(stft(_tone, n_fft=10000, hop_length=2500)).mean(axis=-1).argmax())
-print("✏️ not answered yet" if heard_frequency_hz is None
-      else "✓ correct" if abs(heard_frequency_hz - _expected) < 1
-      else "✗ not yet. Hint: frequencies above F_s / 2 fold back: F_s - f.")
+check_answer(heard_frequency_hz, _expected, atol=1, hint="frequencies above F_s / 2 fold back: F_s - f.");
 
 # %% [markdown]
 # **Exercise 4.** The magnitude spectrogram of the demo clip holds how many numbers per audio sample? (To 1 %.)
@@ -464,9 +460,8 @@ numbers_per_sample = None  # ✏️ your answer
 
 # Check: count them.
 _expected = np.abs(X).size / demo.shape[-1]
-print("✏️ not answered yet" if numbers_per_sample is None
-      else "✓ correct" if abs(numbers_per_sample - _expected) <= 0.01 * _expected
-      else "✗ not yet. Hint: (N/2 + 1) bins per frame, one frame per hop of H samples.")
+check_answer(numbers_per_sample, _expected, rtol=0.01,
+             hint="(N/2 + 1) bins per frame, one frame per hop of H samples.");
 
 # %% [markdown]
 # **Exercise 5.** With a Hann window, two tones closer than about the main lobe's half-width, $2F_s/L$, merge
@@ -478,9 +473,7 @@ half_width_50ms_hz = None  # ✏️ your answer in Hz
 # Check: find the first zero of a 50 ms Hann window's spectrum, as in section 3.
 _W = np.abs(np.fft.rfft(get_window("hann", int(0.05 * sample_rate), N)))
 _expected = float(np.argmax(np.diff(_W) > 0) * sample_rate / N)
-print("✏️ not answered yet" if half_width_50ms_hz is None
-      else "✓ correct" if abs(half_width_50ms_hz - _expected) <= 0.5
-      else "✗ not yet. Hint: halve the window, and the main lobe doubles.")
+check_answer(half_width_50ms_hz, _expected, atol=0.5, hint="halve the window, and the main lobe doubles.");
 
 # %% [markdown]
 # ## Check: the numbers this notebook computed

@@ -58,6 +58,7 @@ from IPython.display import Markdown, display
 from PIL import Image
 
 from riffnb.display import play, play_all
+from riffnb.exercises import check_answer
 from riffnb.image import image_from_spectrogram, load_image, save_image, spectrogram_from_image
 from riffnb.mel import hz_to_mel, linear_from_mel, mel_filterbank, mel_from_linear, mel_to_hz
 from riffnb.params import ExifTags, SpectrogramParams, max_value_from_image, params_from_image
@@ -424,9 +425,7 @@ mel_of_1000_hz = None  # ✏️ your answer in mel
 
 # Check: riffnb's hz_to_mel.
 _expected = float(hz_to_mel(1000.0))
-print("✏️ not answered yet" if mel_of_1000_hz is None
-      else "✓ correct" if abs(mel_of_1000_hz - _expected) <= 1
-      else "✗ not yet. Hint: m(f) = 2595 log10(1 + f / 700).")
+check_answer(mel_of_1000_hz, _expected, atol=1, hint="m(f) = 2595 log10(1 + f / 700).");
 
 # %% [markdown]
 # **Exercise 2.** In Riffusion's image, which pixel value does a bin get whose magnitude is half the maximum?
@@ -436,9 +435,7 @@ pixel_at_half_max = None  # ✏️ your answer: a whole number 0-255
 
 # Check: encode a two-pixel spectrogram [maximum, half of it] and read the second pixel.
 _expected = int(np.asarray(image_from_spectrogram(np.array([[[1.0, 0.5]]])))[0, 1, 0])
-print("✏️ not answered yet" if pixel_at_half_max is None
-      else "✓ correct" if pixel_at_half_max == _expected
-      else "✗ not yet. Hint: 255 - 255 * 0.5 ** 0.25, then truncate (do not round).")
+check_answer(pixel_at_half_max, _expected, hint="255 - 255 * 0.5 ** 0.25, then truncate (do not round).");
 
 # %% [markdown]
 # **Exercise 3.** How many of the 8821 STFT bins carry any weight in Riffusion's filterbank? (Careful at the
@@ -449,9 +446,8 @@ bins_used_by_filterbank = None  # ✏️ your answer: a whole number
 
 # Check: count the columns of F that are not all zero.
 _expected = int((mel_filterbank(44100, 17640, 512, 0, 10000) > 0).any(axis=0).sum())
-print("✏️ not answered yet" if bins_used_by_filterbank is None
-      else "✓ correct" if bins_used_by_filterbank == _expected
-      else "✗ not yet. Hint: bins are 2.5 Hz apart; which bins lie strictly between 0 Hz and 10 kHz?")
+check_answer(bins_used_by_filterbank, _expected,
+             hint="bins are 2.5 Hz apart; which bins lie strictly between 0 Hz and 10 kHz?");
 
 # %% [markdown]
 # **Exercise 4.** How many seconds of audio does a 768-pixel-wide Riffusion image stand for?
@@ -461,9 +457,7 @@ seconds_in_768_columns = None  # ✏️ your answer in seconds
 
 # Check: SpectrogramParams knows.
 _expected = SpectrogramParams().duration_of(768)
-print("✏️ not answered yet" if seconds_in_768_columns is None
-      else "✓ correct" if abs(seconds_in_768_columns - _expected) < 0.005
-      else "✗ not yet. Hint: one column per hop of 10 ms.")
+check_answer(seconds_in_768_columns, _expected, atol=0.005, hint="one column per hop of 10 ms.");
 
 # %% [markdown]
 # **Exercise 5.** With `power_for_image = 0.5`, how many dB below the maximum is the quietest level a pixel can
@@ -475,9 +469,7 @@ quietest_db_at_half_power = None  # ✏️ your answer in dB (negative)
 # Check: decode a single pixel of value 254 with power 0.5 and maximum 1.
 _pixel = Image.new("RGB", (1, 1), (254, 254, 254))
 _expected = float(20 * np.log10(spectrogram_from_image(_pixel, power=0.5, max_value=1.0)[0, 0, 0]))
-print("✏️ not answered yet" if quietest_db_at_half_power is None
-      else "✓ correct" if abs(quietest_db_at_half_power - _expected) <= 0.5
-      else "✗ not yet. Hint: solve 255 x^p = 1 for x, then take 20 log10 x.")
+check_answer(quietest_db_at_half_power, _expected, atol=0.5, hint="solve 255 x^p = 1 for x, then take 20 log10 x.");
 
 # %% [markdown]
 # ## Check: the numbers this notebook computed

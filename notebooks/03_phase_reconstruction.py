@@ -59,6 +59,7 @@ from IPython.display import Markdown, display
 
 from riffnb.audio import resample
 from riffnb.display import play, play_all
+from riffnb.exercises import check_answer
 from riffnb.image import spectrogram_from_image
 from riffnb.params import SpectrogramParams, max_value_from_image
 from riffnb.phase import (HANN_LAMBDA, StftOperator, griffin_lim_step, initial_phase_factor, pghi_phase,
@@ -420,9 +421,8 @@ error_energy_fraction = None  # ✏️ your answer
 # Check: a magnitude with exactly that error.
 _target = np.ones(100)
 _expected = float(np.sum((_target - _target * (1 - 10 ** (-20 / 20))) ** 2) / np.sum(_target**2))
-print("✏️ not answered yet" if error_energy_fraction is None
-      else "✓ correct" if abs(error_energy_fraction - _expected) <= 0.01 * _expected
-      else "✗ not yet. Hint: 20 log10 of a ratio of norms; the energy ratio is that ratio squared.")
+check_answer(error_energy_fraction, _expected, rtol=0.01,
+             hint="20 log10 of a ratio of norms; the energy ratio is that ratio squared.");
 
 # %% [markdown]
 # **Exercise 2.** What is the spectral convergence, in dB, of a silent reconstruction (all zeros)?
@@ -432,9 +432,7 @@ silence_sc_db = None  # ✏️ your answer in dB
 
 # Check: score silence against S.
 _expected = spectral_convergence(S, np.zeros_like(S))
-print("✏️ not answered yet" if silence_sc_db is None
-      else "✓ correct" if abs(silence_sc_db - _expected) < 0.01
-      else "✗ not yet. Hint: the error is then S itself.")
+check_answer(silence_sc_db, _expected, atol=0.01, hint="the error is then S itself.");
 
 # %% [markdown]
 # **Exercise 3.** Read it off the convergence plot of section 4: how many fast Griffin-Lim iterations from a
@@ -446,9 +444,8 @@ iterations_to_match_pghi = None  # ✏️ your answer: a whole number
 # Check: the first iteration at which the random start's curve reaches PGHI's score.
 _reached = np.flatnonzero(fgla_scores <= pghi_sc)
 _expected = int(_reached[0]) if _reached.size else len(fgla_scores)
-print("✏️ not answered yet" if iterations_to_match_pghi is None
-      else "✓ correct" if abs(iterations_to_match_pghi - _expected) <= 2
-      else "✗ not yet. Hint: find where the orange curve crosses PGHI's score, printed in section 4.")
+check_answer(iterations_to_match_pghi, _expected, atol=2,
+             hint="find where the orange curve crosses PGHI's score, printed in section 4.");
 
 # %% [markdown]
 # **Exercise 4.** For Riffusion's 4410-sample Hann window, what is PGHI's $\lambda$ in samples²? (To 1 %.)
@@ -458,9 +455,7 @@ pghi_lambda = None  # ✏️ your answer in samples^2
 
 # Check: riffnb's constant for Hann windows.
 _expected = HANN_LAMBDA * 4410**2
-print("✏️ not answered yet" if pghi_lambda is None
-      else "✓ correct" if abs(pghi_lambda - _expected) <= 0.01 * _expected
-      else "✗ not yet. Hint: lambda = 0.25645 L^2.")
+check_answer(pghi_lambda, _expected, rtol=0.01, hint="lambda = 0.25645 L^2.");
 
 # %% [markdown]
 # **Exercise 5 (blind test).** Which clip, A, B or C, is the original? And which is Riffusion's recipe?
@@ -472,9 +467,9 @@ riffusion_recipe_is = None  # ✏️ your answer: "A", "B" or "C"
 # Check against the shuffle (the answers are not printed).
 for _question, _answer, _truth in (("the original", original_is, "the original"),
                                    ("Riffusion's recipe", riffusion_recipe_is, "Riffusion's recipe")):
-    print(f"{_question}: " + ("✏️ not answered yet" if _answer is None
-                              else "✓ correct" if _blind.get(str(_answer).upper()) == _truth
-                              else "✗ not this one. Listen again: attacks, hi-hats and the bass."))
+    print(f"{_question}: ", end="")
+    check_answer(_answer, next(_letter for _letter, _clip in _blind.items() if _clip == _truth),
+                 hint="Listen again: attacks, hi-hats and the bass.")
 
 # %% [markdown]
 # ## Check: the numbers this notebook computed
