@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from riffnb.train.captions import HELD_OUT_FRAMES, INSTRUMENT_WORDS, STYLE_WORDS, ClipSpec, describe  # noqa: E402
 from riffnb.train.corpus import corpus_specs, load_corpus  # noqa: E402
-from riffnb.train.evaluate import audio_features, train_judges  # noqa: E402
+from riffnb.train.evaluate import audio_features, image_features, solo_specs, train_judges  # noqa: E402
 
 PITCHED = [name for name in INSTRUMENT_WORDS if name not in ("bass", "drums")]
 SEED_PROMPT = "bossa nova with electric guitar"
@@ -105,26 +105,52 @@ def peak_memory_mb(model: str) -> float:
     return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
-def vae_error(pipe, count: int = 64, corpus: Path | None = None) -> dict:
-    """The autoencoder's mean absolute pixel error (0-255 scale) and its relative mel magnitude error on corpus clips."""
+def vae_round_trip(pipe, images: np.ndarray) -> np.ndarray:
+    """Corpus images ``(n, bins, columns)`` uint8, encoded and decoded by the model's autoencoder (latent means)."""
     import torch
 
+    vae = pipe.pipeline.vae
+    with torch.no_grad():
+        x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)[:, None].expand(-1, 3, -1, -1).to(vae.dtype)
+        y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)[:, 0].float().numpy()
+    return np.clip(np.round((y + 1) * 127.5), 0, 255)
+
+
+def vae_error(pipe, count: int = 64, corpus: Path | None = None) -> dict:
+    """The autoencoder's mean absolute pixel error (0-255 scale) and its relative mel magnitude error on corpus clips."""
     from riffnb.train.corpus import clip_image
 
     if corpus is not None and (corpus / "images.npy").is_file():
         images = np.asarray(load_corpus(corpus)[0][-count:])
     else:
         images = np.stack([clip_image(spec) for spec in corpus_specs("eval", count)])
-    vae = pipe.pipeline.vae
-    with torch.no_grad():
-        x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)[:, None].expand(-1, 3, -1, -1).to(vae.dtype)
-        y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)[:, 0].float().numpy()
-    decoded = np.clip(np.round((y + 1) * 127.5), 0, 255)
+    decoded = vae_round_trip(pipe, images)
     # Pixels are magnitude ** 0.25 (inverted); compare magnitudes too, where loud parts dominate as they do to the ear.
     original_magnitude = (1 - images / 255.0) ** 4
     decoded_magnitude = (1 - decoded / 255.0) ** 4
     relative = np.linalg.norm(decoded_magnitude - original_magnitude) / np.linalg.norm(original_magnitude)
     return {"pixel_mae_0_255": float(np.abs(decoded - images).mean()), "magnitude_relative_error": float(relative)}
+
+
+def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> dict:
+    """The instrument judge on held-out solo corpus clips, as rendered and after the autoencoder's round trip.
+
+    The clips come from the eval split after its first ``skip`` clips (the ones the judges learned from).
+
+    If the round trip keeps the judge's verdicts, what the autoencoder blurs is not what tells instruments apart,
+    and a prompt's wrong instrument comes from the UNet and text encoder.
+    """
+    from riffnb.train.corpus import clip_image
+
+    specs = []
+    for spec in solo_specs(corpus_specs("eval", skip + 40 * per_instrument)[skip:]):
+        if sum(s.lead == spec.lead for s in specs) < per_instrument:
+            specs.append(spec)
+    images = np.stack([clip_image(spec) for spec in specs])
+    labels = [spec.lead for spec in specs]
+    before = judge.accuracy(np.stack([image_features(image) for image in images]), labels)
+    after = judge.accuracy(np.stack([image_features(image) for image in vae_round_trip(pipe, images)]), labels)
+    return {"clips": len(specs), "rendered": before, "after_round_trip": after}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results["vae"] = vae_error(pipe, corpus=args.corpus)
     print(f"VAE reconstruction: {results['vae']}")
+    results["vae_instrument_accuracy"] = vae_instrument_accuracy(pipe, judges.instrument, skip=args.judge_clips)
+    print(f"instrument judge on held-out solo clips, rendered / after the VAE round trip: "
+          f"{results['vae_instrument_accuracy']}", flush=True)
 
     unit = machine_unit()
     pipe.text_to_audio(SEED_PROMPT, seed=0, **settings)
