@@ -117,6 +117,36 @@ def test_init_from_continues_an_exported_pipeline_in_a_new_workdir(smoke_run, tm
     assert settings["training"]["unet_steps_done"] == 6
 
 
+def test_learning_rate_warms_up_holds_and_cools_down_over_the_last_steps():
+    from riffnb.train.train import _learning_rate
+
+    # The autoencoder's schedule: warm-up, then cosine decay over every remaining step, to 10% at the end.
+    assert _learning_rate(1.0, 0, 10, 110) == pytest.approx(0.1)
+    assert _learning_rate(1.0, 10, 10, 110) == pytest.approx(1.0)
+    assert _learning_rate(1.0, 60, 10, 110) == pytest.approx(0.55)
+    assert _learning_rate(1.0, 110, 10, 110) == pytest.approx(0.1)
+    # The UNet's: constant without a cool-down, so a run can be lengthened ...
+    assert [_learning_rate(1.0, step, 10, 1000, 0) for step in (10, 500, 999)] == [1.0, 1.0, 1.0]
+    # ... and with one, constant until the last 100 steps, then down to 10%.
+    assert _learning_rate(1.0, 899, 10, 1000, 100) == 1.0
+    assert _learning_rate(1.0, 950, 10, 1000, 100) == pytest.approx(0.55)
+    assert _learning_rate(1.0, 1000, 10, 1000, 100) == pytest.approx(0.1)
+
+
+def test_a_cool_down_given_on_resume_lowers_the_unet_learning_rate(smoke_run, tmp_path):
+    from riffnb.train.train import SMOKE_RECIPE
+
+    workdir = tmp_path / "cooled"
+    shutil.copytree(smoke_run, workdir)
+    train(workdir, "--unet-steps", "6", "--unet-cooldown-steps", "2")
+    assert load_checkpoint(workdir)["recipe"]["unet_cooldown_steps"] == 2
+    unet_lines = [line for line in map(json.loads, (workdir / "metrics.jsonl").read_text().splitlines())
+                  if line["phase"] == "unet" and "lr" in line]
+    # Step 6 is logged with the rate of its update, halfway through the 2-step cool-down (steps 4-6).
+    assert unet_lines[-1]["step"] == 6
+    assert unet_lines[-1]["lr"] == pytest.approx(0.55 * SMOKE_RECIPE.unet_lr)
+
+
 def test_init_from_a_folder_that_is_not_an_export_says_so(tmp_path):
     result = subprocess.run(
         [RIFFNB_PYTHON, "-m", "riffnb.train", "--smoke", "--workdir", str(tmp_path / "w"), "--init-from",

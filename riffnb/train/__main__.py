@@ -8,6 +8,7 @@ Examples
     python -m riffnb.train --workdir checkpoints/tiny --out riffnb/models/tiny   # the full recipe, ~4 h on 2 cores
     python -m riffnb.train --workdir checkpoints/tiny --export-only --out riffnb/models/tiny
     python -m riffnb.train --workdir checkpoints/more --init-from riffnb/models/tiny --unet-steps 20000
+    python -m riffnb.train --workdir checkpoints/more --unet-steps 21000 --unet-cooldown-steps 1000   # end it
 
 Run the same command again to continue an interrupted run; ``--unet-steps`` may be raised to train longer.
 """
@@ -35,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a toy recipe that finishes in about a minute")
     parser.add_argument("--vae-steps", type=int, default=None, help="autoencoder steps (may be raised on resume)")
     parser.add_argument("--unet-steps", type=int, default=None, help="UNet steps (may be raised on resume)")
+    parser.add_argument("--unet-cooldown-steps", type=int, default=None,
+                        help="lower the UNet's learning rate to 10%% over its last N steps (may be set on resume; "
+                             "default: constant to the end)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
     parser.add_argument("--corpus-workers", type=int, default=2, help="processes rendering the corpus")
     parser.add_argument("--overlap-corpus", action="store_true",
@@ -52,8 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make_trainer(args: argparse.Namespace) -> Trainer:
-    overrides = {name: value for name, value in (("vae_steps", args.vae_steps), ("unet_steps", args.unet_steps))
-                 if value is not None}
+    overrides = {name: getattr(args, name) for name in ("vae_steps", "unet_steps", "unet_cooldown_steps")
+                 if getattr(args, name) is not None}
     return Trainer(
         args.workdir,
         SMOKE_RECIPE if args.smoke else FULL_RECIPE,

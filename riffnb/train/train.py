@@ -79,6 +79,9 @@ class Recipe:
     unet_steps: int = 14000
     unet_batch: int = 32
     unet_lr: float = 1e-3
+    #: The last UNet steps, during which the learning rate falls to 10% (cosine). 0 keeps it constant to the end,
+    #: so that a run can be lengthened; give the cool-down when the length is final.
+    unet_cooldown_steps: int = 0
     warmup_steps: int = 200
     ema_decay: float = 0.999
     caption_dropout: float = 0.1
@@ -154,13 +157,15 @@ def _gradient_l1(reconstruction: "torch.Tensor", target: "torch.Tensor") -> "tor
     return along_frequency + along_time
 
 
-def _learning_rate(base: float, step: int, warmup: int, total: int | None) -> float:
-    """Linear warm-up, then constant (``total`` None) or cosine decay to 10% at ``total``."""
+def _learning_rate(base: float, step: int, warmup: int, total: int, decay_steps: int | None = None) -> float:
+    """Linear warm-up, then constant, then a cosine decay to 10% of ``base`` over the last ``decay_steps`` steps
+    before ``total`` (every step after the warm-up when ``decay_steps`` is None; none when it is 0)."""
     if step < warmup:
         return base * (step + 1) / warmup
-    if total is None:
+    decay_start = warmup if decay_steps is None else max(warmup, total - decay_steps)
+    if step < decay_start:
         return base
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    progress = min(1.0, (step - decay_start) / max(1, total - decay_start))
     return base * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress)))
 
 
@@ -173,7 +178,7 @@ class Trainer:
         Holds the corpus, the tokenizer, cached latents, ``checkpoint.pt``, ``metrics.jsonl`` and previews.
     recipe
         Used for a new run; a resumed run keeps the recipe it started with, except for step counts given in
-        ``step_overrides`` (``{"vae_steps": ..., "unet_steps": ...}``).
+        ``step_overrides`` (``{"vae_steps": ..., "unet_steps": ..., "unet_cooldown_steps": ...}``).
     checkpoint_minutes
         How often to save while a phase runs.
     preview_minutes
@@ -553,7 +558,8 @@ class Trainer:
         last_run = [time.time()] * len(self.periodic_tasks)
         started, losses = time.time(), []
         while self.step < recipe.unet_steps and not self.stop_requested:
-            lr = _learning_rate(recipe.unet_lr, self.step - self.unet_start_step, recipe.warmup_steps, None)
+            lr = _learning_rate(recipe.unet_lr, self.step - self.unet_start_step, recipe.warmup_steps,
+                                recipe.unet_steps - self.unet_start_step, recipe.unet_cooldown_steps)
             for group in self.unet_optimizer.param_groups:
                 group["lr"] = lr
             index = self.rng.integers(0, len(specs), recipe.unet_batch)
