@@ -70,7 +70,7 @@ class Recipe:
     sizes: ModelSizes = FULL
     train_clips: int = 2400
     corpus_seed: int = 0
-    vae_steps: int = 1000
+    vae_steps: int = 2000
     vae_batch: int = 8
     vae_crop: int = 128
     vae_lr: float = 5e-4
@@ -103,7 +103,7 @@ SMOKE_RECIPE = Recipe(
 )
 
 #: How the exported model samples when a call does not say (written into its ``riffnb.json``).
-SAMPLING_DEFAULTS = SamplingDefaults(steps=20, guidance=4.0, width=IMAGE_WIDTH, scheduler="dpm++")
+SAMPLING_DEFAULTS = SamplingDefaults(steps=20, guidance=7.0, width=IMAGE_WIDTH, scheduler="dpm++")
 
 PHASES = ("vae", "latents", "unet", "done")
 
