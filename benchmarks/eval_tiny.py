@@ -8,6 +8,7 @@ Usage::
 
     python benchmarks/eval_tiny.py                       # the shipped model, riffnb/models/tiny
     python benchmarks/eval_tiny.py --model /work/checkpoints/tiny/pipeline --clips-per-instrument 8 --json out.json
+    python benchmarks/eval_tiny.py --listen listen/       # also keep every judged clip, with a page to hear them
 
 Speed is prompt to finished audio (phase reconstruction included, model already loaded) at the model's default
 steps, scheduler and guidance (its riffnb.json); it is also printed as a ratio to a fixed torch workload timed in
@@ -34,7 +35,16 @@ sys.path.insert(0, str(ROOT))
 
 from riffnb.train.captions import HELD_OUT_FRAMES, INSTRUMENT_WORDS, STYLE_WORDS, ClipSpec, describe  # noqa: E402
 from riffnb.train.corpus import corpus_specs, load_corpus  # noqa: E402
-from riffnb.train.evaluate import audio_features, image_features, solo_specs, train_judges  # noqa: E402
+from riffnb.errors import RiffnbError  # noqa: E402
+from riffnb.train.evaluate import (  # noqa: E402
+    Judged,
+    audio_features,
+    check_new_folder,
+    image_features,
+    solo_specs,
+    train_judges,
+    write_listening_sheet,
+)
 
 PITCHED = [name for name in INSTRUMENT_WORDS if name not in ("bass", "drums")]
 SEED_PROMPT = "bossa nova with electric guitar"
@@ -169,7 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="override the model's default steps")
     parser.add_argument("--guidance", type=float, default=None, help="override the model's default guidance")
     parser.add_argument("--scheduler", default=None, help="override the model's default scheduler")
+    parser.add_argument("--listen", type=Path, default=None,
+                        help="a new folder to keep every judged clip in, with index.html to hear them and "
+                             "listening.csv for a listener's verdicts")
     args = parser.parse_args(argv)
+    if args.listen is not None:
+        try:
+            check_new_folder(args.listen)  # before the judging, not after it
+        except RiffnbError as error:
+            parser.error(f"--listen: {error}")
 
     import torch
 
@@ -191,16 +209,20 @@ def main(argv: list[str] | None = None) -> int:
                      if getattr(args, name) is not None})
     results["settings"] = settings
 
+    heard: list[Judged] = []
+
     def generate(prompt: str, seed: int):
         clip = pipe.text_to_audio(prompt, seed=seed, **settings)
-        return audio_features(clip.samples, pipe.params)
+        return clip, audio_features(clip.samples, pipe.params)
 
     # Instrument adherence on paraphrased prompts.
     confusion: dict[str, dict[str, int]] = {name: {} for name in INSTRUMENT_WORDS}
     prompts = adherence_prompts(args.clips_per_instrument)
     correct = 0
     for number, (prompt, spec) in enumerate(prompts):
-        predicted = judges.instrument.predict(generate(prompt, seed=1000 + number))[0]
+        clip, features = generate(prompt, seed=1000 + number)
+        predicted = judges.instrument.predict(features)[0]
+        heard.append(Judged(clip, "instrument", spec.lead, predicted))
         confusion[spec.lead][predicted] = confusion[spec.lead].get(predicted, 0) + 1
         correct += predicted == spec.lead
     results["instrument_accuracy"] = correct / len(prompts)
@@ -213,18 +235,25 @@ def main(argv: list[str] | None = None) -> int:
         hits = 0
         attribute_prompt_list = attribute_prompts(attribute, args.attribute_clips)
         for number, (prompt, value) in enumerate(attribute_prompt_list):
-            hits += judge.predict(generate(prompt, seed=2000 + number))[0] == value
+            clip, features = generate(prompt, seed=2000 + number)
+            predicted = judge.predict(features)[0]
+            heard.append(Judged(clip, attribute, value, predicted))
+            hits += predicted == value
         results[f"{attribute}_accuracy"] = hits / len(attribute_prompt_list)
         print(f"{attribute} adherence: {hits}/{len(attribute_prompt_list)} = {hits / len(attribute_prompt_list):.0%}",
               flush=True)
 
     # The seed prompt: heard as electric guitar, and as bossa nova, over several seeds.
-    seed_features = [generate(SEED_PROMPT, seed) for seed in range(args.seed_prompt_clips)]
-    for label, judge, wanted in (("electric guitar", judges.instrument, "electric guitar"),
-                                 ("bossa nova", judges.style, "bossa nova")):
-        hits = sum(judge.predict(features)[0] == wanted for features in seed_features)
-        results[f"seed_prompt_{wanted.replace(' ', '_')}"] = f"{hits}/{len(seed_features)}"
-        print(f"'{SEED_PROMPT}' judged {label}: {hits}/{len(seed_features)}")
+    seed_clips = [generate(SEED_PROMPT, seed) for seed in range(args.seed_prompt_clips)]
+    verdicts = {}
+    for question, judge, wanted in (("instrument", judges.instrument, "electric guitar"),
+                                    ("style", judges.style, "bossa nova")):
+        verdicts[question] = [judge.predict(features)[0] for _, features in seed_clips]
+        hits = verdicts[question].count(wanted)
+        results[f"seed_prompt_{wanted.replace(' ', '_')}"] = f"{hits}/{len(seed_clips)}"
+        print(f"'{SEED_PROMPT}' judged {wanted}: {hits}/{len(seed_clips)}")
+    for (clip, _), instrument, style in zip(seed_clips, verdicts["instrument"], verdicts["style"]):
+        heard.append(Judged(clip, "seed prompt", "electric guitar, bossa nova", f"{instrument}, {style}"))
 
     results["vae"] = vae_error(pipe, corpus=args.corpus)
     print(f"VAE reconstruction: {results['vae']}")
@@ -249,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peak memory of a fresh process (load + one clip): {results['peak_memory_mb']:.0f} MB")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.listen is not None:
+        page = write_listening_sheet(args.listen, heard, title=f"{args.model}: {len(heard)} judged clips, {settings}")
+        print(f"listen: open {page}, write what you hear in {args.listen / 'listening.csv'}")
     return 0
 
 

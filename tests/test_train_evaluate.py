@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
+from riffnb.errors import RiffnbError
 from riffnb.train.corpus import corpus_specs, image_array, render_spec
 from riffnb.train.evaluate import SoftmaxClassifier, audio_features, image_features, solo_specs
 
@@ -38,3 +40,40 @@ def test_classifier_tells_instruments_apart_on_held_out_clips():
     shuffled = list(np.random.default_rng(0).permutation(labels[:36]))
     # Trained on shuffled labels it must do worse: the accuracy above comes from the audio.
     assert SoftmaxClassifier().fit(features[:36], shuffled).accuracy(features[36:], labels[36:]) < 0.75
+
+
+def test_listening_sheet_keeps_every_clip_playable_beside_its_verdict(tiny_pipe, tmp_path):
+    import csv
+
+    import soundfile
+
+    from riffnb.errors import OutputExistsError
+    from riffnb.train.evaluate import LISTENING_COLUMNS, Judged, write_listening_sheet
+
+    clips = [tiny_pipe.text_to_audio(prompt, seed=seed, steps=2, width=64)
+             for prompt, seed in (("a flute <solo>", 3), ("slow piano", 4))]
+    rows = [Judged(clips[0], "instrument", "flute", "flute"), Judged(clips[1], "tempo", "slow", "fast")]
+    folder = tmp_path / "listen"
+    page = write_listening_sheet(folder, rows, title="two clips")
+
+    with open(folder / "listening.csv", newline="", encoding="utf-8") as file:
+        records = list(csv.DictReader(file))
+    assert tuple(records[0]) == LISTENING_COLUMNS
+    assert [(r["prompt"], r["seed"], r["asked"], r["judged"], r["heard"]) for r in records] == [
+        ("a flute <solo>", "3", "flute", "flute", ""), ("slow piano", "4", "slow", "fast", "")]
+    text = page.read_text(encoding="utf-8")
+    for record, clip in zip(records, clips):
+        samples, rate = soundfile.read(folder / record["file"], always_2d=True)
+        assert rate == clip.sample_rate and samples.shape[0] == clip.samples.shape[-1]
+        assert f'src="{record["file"]}"' in text and (folder / record["file"]).with_suffix(".png").is_file()
+    assert "a flute &lt;solo&gt;" in text and text.count('class="miss"') == 1  # only the judge's disagreement
+
+    # A folder that holds something is refused and left as it was; a failed write leaves nothing behind.
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(OutputExistsError, match="name a new folder"):
+        write_listening_sheet(folder, rows)
+    assert sorted(p.name for p in folder.iterdir()) == before
+    broken = [rows[0], Judged(dataclasses.replace(clips[1], sample_rate=0), "tempo", "slow", "slow")]
+    with pytest.raises(RiffnbError):
+        write_listening_sheet(tmp_path / "broken", broken)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["listen"]

@@ -18,13 +18,20 @@ True
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import html
 import os
+import re
+import shutil
+import tempfile
 import typing as T
+from pathlib import Path
 
 import numpy as np
 import scipy.optimize
 
+from ..errors import OutputExistsError
 from ..params import SpectrogramParams
 from .captions import ClipSpec
 from .corpus import CLIP_SECONDS, TINY_PARAMS, corpus_specs, image_array, render_spec
@@ -167,4 +174,98 @@ def train_judges(count: int = 900, corpus_seed: int = 0, test_fraction: float = 
     return Judges(reference_accuracy=accuracy, **judges)
 
 
-__all__ = ["Judges", "SoftmaxClassifier", "audio_features", "image_features", "solo_specs", "train_judges"]
+@dataclasses.dataclass
+class Judged:
+    """One generated clip, what its prompt asked for and what a judge heard: a row of a listening sheet."""
+
+    clip: T.Any  # a riffnb Clip (prompt, seed, samples, image, save)
+    question: str  # "instrument", "tempo", ...
+    asked: str
+    judged: str
+
+
+#: Columns of ``listening.csv``; a listener fills in ``heard`` and ``notes``.
+LISTENING_COLUMNS = ("file", "question", "prompt", "seed", "asked", "judged", "heard", "notes")
+
+
+def check_new_folder(folder: str | os.PathLike) -> None:
+    """Raise :class:`OutputExistsError` unless ``folder`` is missing or an empty folder (call it before slow work)."""
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise OutputExistsError(f"{folder} already exists and is not an empty folder; name a new folder for the clips")
+
+
+def write_listening_sheet(folder: str | os.PathLike, rows: T.Sequence[Judged], title: str = "") -> Path:
+    """Save every clip of ``rows`` into a new ``folder`` with a page to listen to them and a sheet to fill in.
+
+    The judges are classifiers on audio features; only a person can say whether a clip sounds like music and like
+    its prompt. ``folder`` gets each clip's WAV, spectrogram PNG and settings JSON (``Clip.save``), ``index.html``
+    (every clip playable beside its spectrogram, its prompt, what was asked and what the judge heard) and
+    ``listening.csv`` (one row per clip, with empty ``heard`` and ``notes`` columns for the listener).
+
+    ``folder`` must not exist yet or be empty: the files are written to a temporary folder beside it, which is
+    renamed to ``folder`` only when everything is written, so a failure leaves nothing behind.
+
+    Examples
+    --------
+    >>> write_listening_sheet("listen", [Judged(clip, "instrument", "flute", "flute")])   # doctest: +SKIP
+    PosixPath('listen/index.html')
+    """
+    folder = Path(folder)
+    check_new_folder(folder)
+    parent = folder.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=parent))
+    try:
+        records = []
+        for number, row in enumerate(rows):
+            stem = re.sub(r"[^A-Za-z0-9]+", "_", f"{number:03d} {row.question} {row.asked}")
+            row.clip.save(staging / f"{stem}.wav")
+            records.append({"file": f"{stem}.wav", "question": row.question, "prompt": row.clip.prompt,
+                            "seed": row.clip.seed, "asked": row.asked, "judged": row.judged, "heard": "",
+                            "notes": ""})
+        with open(staging / "listening.csv", "w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, fieldnames=LISTENING_COLUMNS)
+            writer.writeheader()
+            writer.writerows(records)
+        (staging / "index.html").write_text(_listening_page(records, title), encoding="utf-8")
+        if folder.exists():
+            folder.rmdir()
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder / "index.html"
+
+
+def _listening_page(records: T.Sequence[dict], title: str) -> str:
+    escape = html.escape
+    lines = [
+        "<!doctype html>",
+        '<meta charset="utf-8">',
+        f"<title>{escape(title or 'listening sheet')}</title>",
+        "<style>body{font-family:sans-serif} td{padding:4px 8px;vertical-align:middle} .miss{background:#fde2e2}"
+        " img{image-rendering:pixelated;height:96px}</style>",
+        f"<h1>{escape(title or 'listening sheet')}</h1>",
+        "<p>Listen to each clip: does it sound like music, and like its prompt? Write what you hear in the "
+        "<code>heard</code> column of <code>listening.csv</code>. Rows where the judge disagreed with the prompt "
+        "are shaded.</p>",
+        "<table>",
+        "<tr><th>#</th><th>question</th><th>prompt</th><th>seed</th><th>asked</th><th>judged</th><th>audio</th>"
+        "<th>spectrogram</th></tr>",
+    ]
+    for number, record in enumerate(records):
+        image = record["file"][: -len(".wav")] + ".png"
+        shade = "" if record["asked"] == record["judged"] else ' class="miss"'
+        lines.append(
+            f"<tr{shade}><td>{number}</td><td>{escape(record['question'])}</td><td>{escape(record['prompt'])}</td>"
+            f"<td>{record['seed']}</td><td>{escape(record['asked'])}</td><td>{escape(record['judged'])}</td>"
+            f'<td><audio controls preload="none" src="{escape(record["file"])}"></audio></td>'
+            f'<td><img src="{escape(image)}" alt="spectrogram of {escape(record["prompt"])}"></td></tr>'
+        )
+    lines.append("</table>")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["Judged", "Judges", "SoftmaxClassifier", "audio_features", "check_new_folder", "image_features",
+           "solo_specs", "train_judges", "write_listening_sheet"]
