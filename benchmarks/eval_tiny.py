@@ -33,15 +33,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from riffnb.train.captions import HELD_OUT_FRAMES, INSTRUMENT_WORDS, STYLE_WORDS, ClipSpec, describe  # noqa: E402
-from riffnb.train.corpus import corpus_specs, load_corpus  # noqa: E402
 from riffnb.errors import RiffnbError  # noqa: E402
+from riffnb.train.captions import HELD_OUT_FRAMES, INSTRUMENT_WORDS, STYLE_WORDS, ClipSpec, describe  # noqa: E402
+from riffnb.train.corpus import corpus_specs, load_corpus, render_spec  # noqa: E402
 from riffnb.train.evaluate import (  # noqa: E402
     Judged,
     audio_features,
     check_new_folder,
     image_features,
     solo_specs,
+    spectral_flatness,
     train_judges,
     write_listening_sheet,
 )
@@ -163,6 +164,25 @@ def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> 
     return {"clips": len(specs), "rendered": before, "after_round_trip": after}
 
 
+def flatness_reference(pipe, specs: list[ClipSpec]) -> dict:
+    """Median spectral flatness of corpus clips as rendered, and after the model's image and phase reconstruction.
+
+    The second is what a perfect model's clips would measure: Griffin-Lim's phase is not the original's, and a
+    little smearing makes any reconstructed sound somewhat flatter.
+    """
+    from riffnb.spectrogram import image_from_audio
+
+    rendered, reconstructed = [], []
+    for spec in solo_specs(specs):
+        samples = render_spec(spec, pipe.params)
+        rendered.append(spectral_flatness(samples))
+        image = image_from_audio(samples, pipe.params.sample_rate, pipe.params)
+        reconstructed.append(spectral_flatness(pipe.image_to_audio(image)[0]))
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(5.12 * pipe.params.sample_rate))
+    return {"corpus_rendered": float(np.median(rendered)), "corpus_reconstructed": float(np.median(reconstructed)),
+            "corpus_reconstructed_max": float(np.max(reconstructed)), "white_noise": spectral_flatness(noise)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny", help="shipped name or pipeline folder (default: %(default)s)")
@@ -219,17 +239,29 @@ def main(argv: list[str] | None = None) -> int:
     confusion: dict[str, dict[str, int]] = {name: {} for name in INSTRUMENT_WORDS}
     prompts = adherence_prompts(args.clips_per_instrument)
     correct = 0
+    flatness = []
     for number, (prompt, spec) in enumerate(prompts):
         clip, features = generate(prompt, seed=1000 + number)
         predicted = judges.instrument.predict(features)[0]
         heard.append(Judged(clip, "instrument", spec.lead, predicted))
         confusion[spec.lead][predicted] = confusion[spec.lead].get(predicted, 0) + 1
         correct += predicted == spec.lead
+        flatness.append(spectral_flatness(clip.samples))
     results["instrument_accuracy"] = correct / len(prompts)
     results["instrument_confusion"] = confusion
     print(f"instrument adherence: {correct}/{len(prompts)} = {correct / len(prompts):.0%}", flush=True)
     for name, row in confusion.items():
         print(f"  {name:16s} {row}")
+
+    # Does it sound like noise? Not a substitute for listening (--listen), but a number that would catch it.
+    reference = flatness_reference(pipe, [spec for _, spec in prompts])
+    noise_like = sum(value > reference["corpus_reconstructed_max"] for value in flatness)
+    results["spectral_flatness"] = {"generated": float(np.median(flatness)), **reference,
+                                    "generated_flatter_than_every_corpus_clip": f"{noise_like}/{len(flatness)}"}
+    print(f"spectral flatness (median; 0 = tones, {reference['white_noise']:.2f} = white noise): generated "
+          f"{np.median(flatness):.4f}, the prompts' corpus clips {reference['corpus_rendered']:.4f} as rendered and "
+          f"{reference['corpus_reconstructed']:.4f} through the image and phase reconstruction; {noise_like} of "
+          f"{len(flatness)} generated clips flatter than every one of those", flush=True)
 
     for attribute, judge in (("tempo", judges.tempo), ("register", judges.register)):
         hits = 0

@@ -76,6 +76,28 @@ def audio_features(samples: np.ndarray, params: SpectrogramParams = TINY_PARAMS)
     return image_features(image_array(samples, params))
 
 
+def spectral_flatness(samples: np.ndarray, n_fft: int = 2048, hop_length: int = 512) -> float:
+    """Median over frames of the spectral flatness of the mono mix: how noise-like the sound is.
+
+    Flatness is the geometric over the arithmetic mean of a frame's power spectrum (librosa's
+    ``spectral_flatness``): near 0 for tones and chords, about 0.56 for white noise (Hann window). Silent frames
+    are left out, so a clip's pauses do not count as tonal.
+
+    Examples
+    --------
+    >>> t = np.arange(22050) / 22050
+    >>> spectral_flatness(np.sin(2 * np.pi * 440 * t)) < 0.01 < 0.3 < spectral_flatness(
+    ...     np.random.default_rng(0).normal(size=22050))
+    True
+    """
+    import librosa
+
+    mono = np.atleast_2d(np.asarray(samples, dtype=np.float32)).mean(axis=0)
+    loud = librosa.feature.rms(y=mono, frame_length=n_fft, hop_length=hop_length)[0] > 1e-3
+    flatness = librosa.feature.spectral_flatness(y=mono, n_fft=n_fft, hop_length=hop_length)[0]
+    return float(np.median(flatness[loud])) if loud.any() else float("nan")
+
+
 class SoftmaxClassifier:
     """Multinomial logistic regression with L2 regularisation on standardised features (L-BFGS, scipy only)."""
 
@@ -268,4 +290,4 @@ def _listening_page(records: T.Sequence[dict], title: str) -> str:
 
 
 __all__ = ["Judged", "Judges", "SoftmaxClassifier", "audio_features", "check_new_folder", "image_features",
-           "solo_specs", "train_judges", "write_listening_sheet"]
+           "solo_specs", "spectral_flatness", "train_judges", "write_listening_sheet"]
