@@ -259,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     results["spectral_flatness"] = {"generated": float(np.median(flatness)), **reference,
                                     "generated_flatter_than_every_corpus_clip": f"{noise_like}/{len(flatness)}"}
     print(f"spectral flatness (median; 0 = tones, {reference['white_noise']:.2f} = white noise): generated "
-          f"{np.median(flatness):.4f}, the prompts' corpus clips {reference['corpus_rendered']:.4f} as rendered and "
-          f"{reference['corpus_reconstructed']:.4f} through the image and phase reconstruction; {noise_like} of "
+          f"{np.median(flatness):.2g}, the prompts' corpus clips {reference['corpus_rendered']:.2g} as rendered and "
+          f"{reference['corpus_reconstructed']:.2g} through the image and phase reconstruction; {noise_like} of "
           f"{len(flatness)} generated clips flatter than every one of those", flush=True)
 
     for attribute, judge in (("tempo", judges.tempo), ("register", judges.register)):

@@ -77,3 +77,19 @@ def test_listening_sheet_keeps_every_clip_playable_beside_its_verdict(tiny_pipe,
     with pytest.raises(RiffnbError):
         write_listening_sheet(tmp_path / "broken", broken)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["listen"]
+
+
+def test_judges_keep_their_features_in_the_cache_file_named(tmp_path, monkeypatch):
+    from riffnb.train import evaluate
+
+    cache = tmp_path / "judges.features"  # no .npy suffix: the file must still be this one
+    first = evaluate.train_judges(24, cache=cache)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["judges.features"]
+
+    def no_rendering(spec):
+        raise AssertionError("the cached features should have been used")
+
+    monkeypatch.setattr(evaluate, "render_spec", no_rendering)
+    second = evaluate.train_judges(24, cache=cache)
+    assert second.reference_accuracy == first.reference_accuracy
+    assert second.instrument.classes == first.instrument.classes

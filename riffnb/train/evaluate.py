@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import scipy.optimize
 
+from ..audio import atomic_output
 from ..errors import OutputExistsError
 from ..params import SpectrogramParams
 from .captions import ClipSpec
@@ -173,7 +174,10 @@ def train_judges(count: int = 900, corpus_seed: int = 0, test_fraction: float = 
                 progress(number + 1, len(specs))
         features = np.stack(rows)
         if cache is not None:
-            np.save(cache, features)
+            # Through a file object: np.save given a name would add ".npy" to one without it, and the next run,
+            # looking for the name it was given, would never find its cache.
+            with atomic_output(cache, overwrite=True) as temporary, open(temporary, "wb") as file:
+                np.save(file, features)
     split = int(len(specs) * (1 - test_fraction))
     questions = {
         "instrument": (lambda s: s.lead, lambda s: True),
