@@ -311,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.listen is not None:
-        page = write_listening_sheet(args.listen, heard, title=f"{args.model}: {len(heard)} judged clips, {settings}")
+        title = (f"{args.model}: {len(heard)} judged clips ({settings['steps']} {settings['scheduler']} steps, "
+                 f"guidance {settings['guidance']})")
+        page = write_listening_sheet(args.listen, heard, title=title)
         print(f"listen: open {page}, write what you hear in {args.listen / 'listening.csv'}")
     return 0
 

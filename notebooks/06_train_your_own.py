@@ -503,7 +503,7 @@ for name, prompt in PROMPTS.items():
 #
 # ```bash
 # python -m riffnb.train --smoke --workdir /tmp/tiny-smoke            # the SMOKE recipe end to end, ~1 minute
-# python -m riffnb.train --workdir runs/tiny --out my-tiny            # FULL_RECIPE from scratch, ~3 h on 2 cores
+# python -m riffnb.train --workdir runs/tiny --out my-tiny            # FULL_RECIPE from scratch, ~2 h on 2 cores
 # python -m riffnb.train --workdir runs/tiny --out my-tiny            # the same command again: it resumes
 # python -m riffnb.train --workdir runs/tiny --unet-steps 20000       # resume and train longer
 # python -m riffnb.train --workdir runs/tiny --export-only --out my-tiny   # export the latest checkpoint
