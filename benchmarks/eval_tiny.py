@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from riffnb.errors import RiffnbError  # noqa: E402
 from riffnb.train.captions import HELD_OUT_FRAMES, INSTRUMENT_WORDS, STYLE_WORDS, ClipSpec, describe  # noqa: E402
-from riffnb.train.corpus import corpus_specs, load_corpus, render_spec  # noqa: E402
+from riffnb.train.corpus import CLIP_SECONDS, corpus_specs, load_corpus, render_spec  # noqa: E402
 from riffnb.train.evaluate import (  # noqa: E402
     Judged,
     audio_features,
@@ -178,7 +178,7 @@ def flatness_reference(pipe, specs: list[ClipSpec]) -> dict:
         rendered.append(spectral_flatness(samples))
         image = image_from_audio(samples, pipe.params.sample_rate, pipe.params)
         reconstructed.append(spectral_flatness(pipe.image_to_audio(image)[0]))
-    noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(5.12 * pipe.params.sample_rate))
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(CLIP_SECONDS * pipe.params.sample_rate))
     return {"corpus_rendered": float(np.median(rendered)), "corpus_reconstructed": float(np.median(reconstructed)),
             "corpus_reconstructed_max": float(np.max(reconstructed)), "white_noise": spectral_flatness(noise)}
 

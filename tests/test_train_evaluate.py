@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 
 import numpy as np
 import pytest
+import soundfile
 
-from riffnb.errors import RiffnbError
+from riffnb.errors import OutputExistsError, RiffnbError
+from riffnb.train import evaluate
 from riffnb.train.corpus import corpus_specs, image_array, render_spec
-from riffnb.train.evaluate import SoftmaxClassifier, audio_features, image_features, solo_specs
+from riffnb.train.evaluate import (
+    LISTENING_COLUMNS,
+    Judged,
+    SoftmaxClassifier,
+    audio_features,
+    image_features,
+    solo_specs,
+    write_listening_sheet,
+)
 
 
 def test_solo_specs_keep_only_the_lead():
@@ -43,13 +54,6 @@ def test_classifier_tells_instruments_apart_on_held_out_clips():
 
 
 def test_listening_sheet_keeps_every_clip_playable_beside_its_verdict(tiny_pipe, tmp_path):
-    import csv
-
-    import soundfile
-
-    from riffnb.errors import OutputExistsError
-    from riffnb.train.evaluate import LISTENING_COLUMNS, Judged, write_listening_sheet
-
     clips = [tiny_pipe.text_to_audio(prompt, seed=seed, steps=2, width=64)
              for prompt, seed in (("a flute <solo>", 3), ("slow piano", 4))]
     rows = [Judged(clips[0], "instrument", "flute", "flute"), Judged(clips[1], "tempo", "slow", "fast")]
@@ -80,8 +84,6 @@ def test_listening_sheet_keeps_every_clip_playable_beside_its_verdict(tiny_pipe,
 
 
 def test_judges_keep_their_features_in_the_cache_file_named(tmp_path, monkeypatch):
-    from riffnb.train import evaluate
-
     cache = tmp_path / "judges.features"  # no .npy suffix: the file must still be this one
     first = evaluate.train_judges(24, cache=cache)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["judges.features"]
