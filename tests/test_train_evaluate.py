@@ -71,6 +71,9 @@ def test_listening_sheet_keeps_every_clip_playable_beside_its_verdict(tiny_pipe,
         assert rate == clip.sample_rate and samples.shape[0] == clip.samples.shape[-1]
         assert f'src="{record["file"]}"' in text and (folder / record["file"]).with_suffix(".png").is_file()
     assert "a flute &lt;solo&gt;" in text and text.count('class="miss"') == 1  # only the judge's disagreement
+    (tmp_path / "plain").mkdir()
+    assert folder.stat().st_mode == (tmp_path / "plain").stat().st_mode  # not private, as mkdtemp would make it
+    (tmp_path / "plain").rmdir()
 
     # A folder that holds something is refused and left as it was; a failed write leaves nothing behind.
     before = sorted(p.name for p in folder.iterdir())

@@ -24,8 +24,8 @@ import html
 import os
 import re
 import shutil
-import tempfile
 import typing as T
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -241,7 +241,10 @@ def write_listening_sheet(folder: str | os.PathLike, rows: T.Sequence[Judged], t
     check_new_folder(folder)
     parent = folder.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=parent))
+    # Named and made like atomic_output's temporary file (not by mkdtemp, which makes it private), so the folder
+    # gets the user's usual permissions.
+    staging = parent / f".{folder.name}.{uuid.uuid4().hex[:12]}.part"
+    staging.mkdir()
     try:
         records = []
         for number, row in enumerate(rows):
