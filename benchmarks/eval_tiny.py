@@ -41,6 +41,7 @@ from riffnb.train.evaluate import (  # noqa: E402
     audio_features,
     check_new_folder,
     image_features,
+    in_tune_fraction,
     solo_specs,
     spectral_flatness,
     train_judges,
@@ -164,23 +165,26 @@ def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> 
     return {"clips": len(specs), "rendered": before, "after_round_trip": after}
 
 
-def flatness_reference(pipe, specs: list[ClipSpec]) -> dict:
-    """Median spectral flatness of corpus clips as rendered, and after the model's image and phase reconstruction.
+def corpus_reference(pipe, specs: list[ClipSpec]) -> dict:
+    """Spectral flatness and in-tune share of corpus clips as rendered, and after image and phase reconstruction.
 
-    The second is what a perfect model's clips would measure: Griffin-Lim's phase is not the original's, and a
-    little smearing makes any reconstructed sound somewhat flatter.
+    The reconstructed ones are what a perfect model's clips would measure: Griffin-Lim's phase is not the
+    original's, and a little smearing makes any reconstructed sound somewhat flatter.
     """
     from riffnb.spectrogram import image_from_audio
 
-    rendered, reconstructed = [], []
+    rate = pipe.params.sample_rate
+    measures = {"flatness": spectral_flatness, "in_tune": lambda samples: in_tune_fraction(samples, rate)}
+    values: dict[str, list[float]] = {f"{name}_{stage}": [] for name in measures for stage in ("rendered", "rebuilt")}
     for spec in solo_specs(specs):
         samples = render_spec(spec, pipe.params)
-        rendered.append(spectral_flatness(samples))
-        image = image_from_audio(samples, pipe.params.sample_rate, pipe.params)
-        reconstructed.append(spectral_flatness(pipe.image_to_audio(image)[0]))
-    noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(CLIP_SECONDS * pipe.params.sample_rate))
-    return {"corpus_rendered": float(np.median(rendered)), "corpus_reconstructed": float(np.median(reconstructed)),
-            "corpus_reconstructed_max": float(np.max(reconstructed)), "white_noise": spectral_flatness(noise)}
+        rebuilt = pipe.image_to_audio(image_from_audio(samples, rate, pipe.params))[0]
+        for name, measure in measures.items():
+            values[f"{name}_rendered"].append(measure(samples))
+            values[f"{name}_rebuilt"].append(measure(rebuilt))
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(CLIP_SECONDS * rate))
+    return {**{name: float(np.nanmedian(column)) for name, column in values.items()},
+            "flatness_rebuilt_max": float(np.max(values["flatness_rebuilt"])), "white_noise": spectral_flatness(noise)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     confusion: dict[str, dict[str, int]] = {name: {} for name in INSTRUMENT_WORDS}
     prompts = adherence_prompts(args.clips_per_instrument)
     correct = 0
-    flatness = []
+    flatness, in_tune = [], []
     for number, (prompt, spec) in enumerate(prompts):
         clip, features = generate(prompt, seed=1000 + number)
         predicted = judges.instrument.predict(features)[0]
@@ -247,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         confusion[spec.lead][predicted] = confusion[spec.lead].get(predicted, 0) + 1
         correct += predicted == spec.lead
         flatness.append(spectral_flatness(clip.samples))
+        in_tune.append(in_tune_fraction(clip.samples, clip.sample_rate))
     results["instrument_accuracy"] = correct / len(prompts)
     results["instrument_confusion"] = confusion
     print(f"instrument adherence: {correct}/{len(prompts)} = {correct / len(prompts):.0%}", flush=True)
@@ -254,14 +259,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:16s} {row}")
 
     # Does it sound like noise? Not a substitute for listening (--listen), but a number that would catch it.
-    reference = flatness_reference(pipe, [spec for _, spec in prompts])
-    noise_like = sum(value > reference["corpus_reconstructed_max"] for value in flatness)
-    results["spectral_flatness"] = {"generated": float(np.median(flatness)), **reference,
+    reference = corpus_reference(pipe, [spec for _, spec in prompts])
+    noise_like = sum(value > reference["flatness_rebuilt_max"] for value in flatness)
+    results["corpus_reference"] = reference
+    results["spectral_flatness"] = {"generated": float(np.median(flatness)),
                                     "generated_flatter_than_every_corpus_clip": f"{noise_like}/{len(flatness)}"}
     print(f"spectral flatness (median; 0 = tones, {reference['white_noise']:.2f} = white noise): generated "
-          f"{np.median(flatness):.2g}, the prompts' corpus clips {reference['corpus_rendered']:.2g} as rendered and "
-          f"{reference['corpus_reconstructed']:.2g} through the image and phase reconstruction; {noise_like} of "
+          f"{np.median(flatness):.2g}, the prompts' corpus clips {reference['flatness_rendered']:.2g} as rendered and "
+          f"{reference['flatness_rebuilt']:.2g} through the image and phase reconstruction; {noise_like} of "
           f"{len(flatness)} generated clips flatter than every one of those", flush=True)
+    # Is a melody in tune? Asked only of clips with one clear pitch at a time (NaN for chords and drums).
+    melodic = [value for value in in_tune if not np.isnan(value)]
+    results["in_tune"] = {"generated": float(np.median(melodic)) if melodic else float("nan"), "clips": len(melodic)}
+    print(f"in tune (median share of pitched frames within 20 cents of a note; 0.4 = random pitches) over "
+          f"{len(melodic)} melodic clips: generated {results['in_tune']['generated']:.2f}, the prompts' corpus clips "
+          f"{reference['in_tune_rendered']:.2f} as rendered and {reference['in_tune_rebuilt']:.2f} through the image "
+          f"and phase reconstruction", flush=True)
 
     for attribute, judge in (("tempo", judges.tempo), ("register", judges.register)):
         hits = 0

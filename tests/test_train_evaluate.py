@@ -98,3 +98,13 @@ def test_judges_keep_their_features_in_the_cache_file_named(tmp_path, monkeypatc
     second = evaluate.train_judges(24, cache=cache)
     assert second.reference_accuracy == first.reference_accuracy
     assert second.instrument.classes == first.instrument.classes
+
+
+def test_in_tune_fraction_tells_a_melody_in_tune_from_one_between_the_notes():
+    spec = next(s for s in solo_specs(corpus_specs("eval", 200)) if s.lead == "flute")
+    melody = render_spec(spec)
+    assert evaluate.in_tune_fraction(melody, 22050) > 0.9
+    # The same samples read at a 40-cent higher rate: every note lands 40 cents sharp, between two notes.
+    assert evaluate.in_tune_fraction(melody, 22050 * 2 ** (40 / 1200)) < 0.2
+    drums = next(s for s in solo_specs(corpus_specs("eval", 200)) if s.lead == "drums")
+    assert np.isnan(evaluate.in_tune_fraction(render_spec(drums), 22050))

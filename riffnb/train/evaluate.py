@@ -99,6 +99,36 @@ def spectral_flatness(samples: np.ndarray, n_fft: int = 2048, hop_length: int = 
     return float(np.median(flatness[loud])) if loud.any() else float("nan")
 
 
+def in_tune_fraction(samples: np.ndarray, sample_rate: int, tolerance_cents: float = 20.0,
+                     reference_hz: float = 440.0, minimum_frames: int = 10) -> float:
+    """Share of a melody's pitched frames that lie within ``tolerance_cents`` of an equal-tempered note.
+
+    The fundamental of the mono mix is tracked with probabilistic YIN (librosa's ``pyin``, 60-2000 Hz); frames
+    it calls voiced with probability above 0.5 count, and each is measured in cents from the nearest note of the
+    12-tone scale tuned to ``reference_hz``. A melody played in tune scores near 1; pitches that drift or sit
+    between notes score near ``2 * tolerance_cents / 100`` (0.4 at 20 cents), as uniformly random pitches would.
+    NaN when fewer than ``minimum_frames`` frames are pitched (chords, drums, silence): the question does not apply.
+
+    Examples
+    --------
+    >>> t = np.arange(22050) / 22050
+    >>> round(in_tune_fraction(np.sin(2 * np.pi * 440 * t), 22050), 2)
+    1.0
+    >>> round(in_tune_fraction(np.sin(2 * np.pi * 452 * t), 22050), 2)  # 47 cents sharp: between A and A sharp
+    0.0
+    """
+    import librosa
+
+    mono = np.atleast_2d(np.asarray(samples, dtype=np.float32)).mean(axis=0)
+    f0, voiced, probability = librosa.pyin(mono, fmin=60.0, fmax=2000.0, sr=sample_rate, frame_length=2048)
+    pitched = f0[voiced & (probability > 0.5)]
+    if len(pitched) < minimum_frames:
+        return float("nan")
+    cents = 1200.0 * np.log2(pitched / reference_hz)
+    off_grid = np.abs((cents + 50.0) % 100.0 - 50.0)
+    return float(np.mean(off_grid <= tolerance_cents))
+
+
 class SoftmaxClassifier:
     """Multinomial logistic regression with L2 regularisation on standardised features (L-BFGS, scipy only)."""
 
