@@ -1,8 +1,12 @@
-"""Quality and speed of riffnb's tiny model: prompt adherence, autoencoder error, seconds per clip, peak memory.
+"""Quality and speed of riffnb's tiny model: prompt adherence, tuning, autoencoder error, seconds per clip, peak memory.
 
 Prompt adherence is judged by classifiers trained only on the corpus generator's audio (held-out seeds, the
 ``"eval"`` split; see :mod:`riffnb.train.evaluate`), never on model output. Prompts are written with the held-out
 sentence frames, so they are paraphrases the model never saw in training.
+
+Whether the clips sound like music and not noise is asked twice more, of the same clips and of the prompts' own corpus
+clips through the same image and phase reconstruction: spectral flatness, and whether melodies are in tune
+(``in_tune_fraction``: the share of pitched frames within 20 cents of a note of the scale).
 
 Usage::
 
