@@ -4,15 +4,18 @@ Prompt adherence is judged by classifiers trained only on the corpus generator's
 ``"eval"`` split; see :mod:`riffnb.train.evaluate`), never on model output. Prompts are written with the held-out
 sentence frames, so they are paraphrases the model never saw in training.
 
-Whether the clips sound like music and not noise is asked twice more, of the same clips and of the prompts' own corpus
-clips through the same image and phase reconstruction: spectral flatness, and whether melodies are in tune
-(``in_tune_fraction``: the share of pitched frames within 20 cents of a note of the scale).
+Whether the clips sound like music and not noise is asked twice more. Spectral flatness, of the same clips and of the
+prompts' own corpus clips through the same image and phase reconstruction. And whether melodies are in tune
+(``in_tune_fraction``: the share of pitched frames within 20 cents of a note of the scale), of flute and synth
+prompts at each stage from their corpus clips to generated ones: rendered, rebuilt from the image, through the
+autoencoder, riffed at low strengths (the UNet's last steps), generated; ``--tuning-only`` asks only that.
 
 Usage::
 
     python benchmarks/eval_tiny.py                       # the shipped model, riffnb/models/tiny
     python benchmarks/eval_tiny.py --model /work/checkpoints/tiny/pipeline --clips-per-instrument 8 --json out.json
     python benchmarks/eval_tiny.py --listen listen/       # also keep every judged clip, with a page to hear them
+    python benchmarks/eval_tiny.py --model candidate/ --tuning-only   # only the tuning, in a few minutes
 
 Speed is prompt to finished audio (phase reconstruction included, model already loaded) at the model's default
 steps, scheduler and guidance (its riffnb.json); it is also printed as a ratio to a fixed torch workload timed in
@@ -30,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+import typing as T
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +57,10 @@ from riffnb.train.evaluate import (  # noqa: E402
 )
 
 PITCHED = [name for name in INSTRUMENT_WORDS if name not in ("bass", "drums")]
+#: The leads that play one note at a time, whose tuning ``in_tune_fraction`` can measure.
+MELODIC_LEADS = ("flute", "synth")
+#: Riffing strengths at which :func:`tuning` measures the in-tune share.
+TUNING_STRENGTHS = (0.1, 0.2, 0.4)
 SEED_PROMPT = "bossa nova with electric guitar"
 
 
@@ -170,7 +178,7 @@ def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> 
 
 
 def corpus_reference(pipe, specs: list[ClipSpec]) -> dict:
-    """Spectral flatness and in-tune share of corpus clips as rendered, and after image and phase reconstruction.
+    """Spectral flatness of corpus clips as rendered, and after image and phase reconstruction, and of white noise.
 
     The reconstructed ones are what a perfect model's clips would measure: Griffin-Lim's phase is not the
     original's, and a little smearing makes any reconstructed sound somewhat flatter.
@@ -178,17 +186,52 @@ def corpus_reference(pipe, specs: list[ClipSpec]) -> dict:
     from riffnb.spectrogram import image_from_audio
 
     rate = pipe.params.sample_rate
-    measures = {"flatness": spectral_flatness, "in_tune": lambda samples: in_tune_fraction(samples, rate)}
-    values: dict[str, list[float]] = {f"{name}_{stage}": [] for name in measures for stage in ("rendered", "rebuilt")}
+    rendered, rebuilt = [], []
     for spec in solo_specs(specs):
         samples = render_spec(spec, pipe.params)
-        rebuilt = pipe.image_to_audio(image_from_audio(samples, rate, pipe.params))[0]
-        for name, measure in measures.items():
-            values[f"{name}_rendered"].append(measure(samples))
-            values[f"{name}_rebuilt"].append(measure(rebuilt))
+        rendered.append(spectral_flatness(samples))
+        rebuilt.append(spectral_flatness(pipe.image_to_audio(image_from_audio(samples, rate, pipe.params))[0]))
     noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(CLIP_SECONDS * rate))
-    return {**{name: float(np.nanmedian(column)) for name, column in values.items()},
-            "flatness_rebuilt_max": float(np.max(values["flatness_rebuilt"])), "white_noise": spectral_flatness(noise)}
+    return {"flatness_rendered": float(np.median(rendered)), "flatness_rebuilt": float(np.median(rebuilt)),
+            "flatness_rebuilt_max": float(np.max(rebuilt)), "white_noise": spectral_flatness(noise)}
+
+
+def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence[float] = TUNING_STRENGTHS) -> dict:
+    """Where melodies go out of tune: the in-tune share at each stage from a corpus clip to a generated one.
+
+    Asked of :data:`MELODIC_LEADS` prompts from :func:`adherence_prompts` (seeds 5000 on), the leads that play one
+    note at a time: their corpus clips as rendered; through image and phase reconstruction; through the
+    autoencoder too (``"autoencoder"``); riffed towards their own prompt at each of ``strengths`` (noised to that
+    level, then the last ``strength`` of the sampler's steps: how much of the tuning the UNet loses at low noise);
+    and generated from the prompt alone. Each value is the median of :func:`in_tune_fraction` over the clips
+    (0.4 = random pitches).
+    """
+    from PIL import Image
+
+    from riffnb.spectrogram import image_from_audio
+
+    rate = pipe.params.sample_rate
+    stages = ["rendered", "rebuilt", "autoencoder", *(f"strength {strength}" for strength in strengths), "generated"]
+    values: dict[str, list[float]] = {stage: [] for stage in stages}
+    prompts = [(prompt, spec) for prompt, spec in adherence_prompts(clips_per_lead) if spec.lead in MELODIC_LEADS]
+    riff_settings = {name: settings[name] for name in ("steps", "guidance", "scheduler")}
+    for number, (prompt, spec) in enumerate(prompts):
+        seed = 5000 + number
+        samples = render_spec(spec, pipe.params)
+        image = image_from_audio(samples, rate, pipe.params)
+        image = image.crop((0, 0, settings["width"], image.height))
+        decoded = vae_round_trip(pipe, np.asarray(image)[None, ..., 0])[0].astype(np.uint8)
+        audio = {
+            "rendered": samples,
+            "rebuilt": pipe.image_to_audio(image)[0],
+            "autoencoder": pipe.image_to_audio(Image.fromarray(decoded).convert("RGB"))[0],
+            **{f"strength {strength}": pipe.riff(image, prompt, strength=strength, seed=seed, **riff_settings).samples
+               for strength in strengths},
+            "generated": pipe.text_to_audio(prompt, seed=seed, **settings).samples,
+        }
+        for stage in stages:
+            values[stage].append(in_tune_fraction(audio[stage], rate))
+    return {"clips": len(prompts), **{stage: float(np.nanmedian(column)) for stage, column in values.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="override the model's default steps")
     parser.add_argument("--guidance", type=float, default=None, help="override the model's default guidance")
     parser.add_argument("--scheduler", default=None, help="override the model's default scheduler")
+    parser.add_argument("--tuning-only", action="store_true",
+                        help="measure only where melodies go out of tune (a few minutes; for judging candidates)")
     parser.add_argument("--listen", type=Path, default=None,
                         help="a new folder to keep every judged clip in, with index.html to hear them and "
                              "listening.csv for a listener's verdicts")
@@ -223,12 +268,6 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     results: dict = {"model": args.model}
-    started = time.perf_counter()
-    judges = train_judges(args.judge_clips, cache=args.judge_cache)
-    results["judge_accuracy_on_real_clips"] = judges.reference_accuracy
-    print(f"judges trained in {time.perf_counter() - started:.0f} s; accuracy on held-out real clips: "
-          + ", ".join(f"{k} {v:.0%}" for k, v in judges.reference_accuracy.items()), flush=True)
-
     pipe = riffnb.load_pipeline(args.model, device="cpu")
     pipe.pipeline.set_progress_bar_config(disable=True)
     # The model's defaults (its riffnb.json), with any the command line overrides.
@@ -236,6 +275,23 @@ def main(argv: list[str] | None = None) -> int:
     settings.update({name: getattr(args, name) for name in ("steps", "guidance", "scheduler")
                      if getattr(args, name) is not None})
     results["settings"] = settings
+
+    # Are melodies in tune, and where along the way from a corpus clip to a generated one do they stop being?
+    results["in_tune"] = tuning(pipe, settings)
+    print(f"in tune (median share of pitched frames within 20 cents of a note; 0.4 = random pitches), "
+          f"{results['in_tune']['clips']} {' and '.join(MELODIC_LEADS)} prompts: "
+          + ", ".join(f"{stage} {value:.2f}" for stage, value in results["in_tune"].items() if stage != "clips"),
+          flush=True)
+    if args.tuning_only:
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return 0
+
+    started = time.perf_counter()
+    judges = train_judges(args.judge_clips, cache=args.judge_cache)
+    results["judge_accuracy_on_real_clips"] = judges.reference_accuracy
+    print(f"judges trained in {time.perf_counter() - started:.0f} s; accuracy on held-out real clips: "
+          + ", ".join(f"{k} {v:.0%}" for k, v in judges.reference_accuracy.items()), flush=True)
 
     heard: list[Judged] = []
 
@@ -247,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     confusion: dict[str, dict[str, int]] = {name: {} for name in INSTRUMENT_WORDS}
     prompts = adherence_prompts(args.clips_per_instrument)
     correct = 0
-    flatness, in_tune = [], []
+    flatness = []
     for number, (prompt, spec) in enumerate(prompts):
         clip, features = generate(prompt, seed=1000 + number)
         predicted = judges.instrument.predict(features)[0]
@@ -255,7 +311,6 @@ def main(argv: list[str] | None = None) -> int:
         confusion[spec.lead][predicted] = confusion[spec.lead].get(predicted, 0) + 1
         correct += predicted == spec.lead
         flatness.append(spectral_flatness(clip.samples))
-        in_tune.append(in_tune_fraction(clip.samples, clip.sample_rate))
     results["instrument_accuracy"] = correct / len(prompts)
     results["instrument_confusion"] = confusion
     print(f"instrument adherence: {correct}/{len(prompts)} = {correct / len(prompts):.0%}", flush=True)
@@ -272,14 +327,6 @@ def main(argv: list[str] | None = None) -> int:
           f"{np.median(flatness):.2g}, the prompts' corpus clips {reference['flatness_rendered']:.2g} as rendered and "
           f"{reference['flatness_rebuilt']:.2g} through the image and phase reconstruction; {noise_like} of "
           f"{len(flatness)} generated clips flatter than every one of those", flush=True)
-    # Is a melody in tune? Asked only of clips with one clear pitch at a time (NaN for chords and drums).
-    melodic = [value for value in in_tune if not np.isnan(value)]
-    results["in_tune"] = {"generated": float(np.median(melodic)) if melodic else float("nan"), "clips": len(melodic)}
-    print(f"in tune (median share of pitched frames within 20 cents of a note; 0.4 = random pitches) over "
-          f"{len(melodic)} melodic clips: generated {results['in_tune']['generated']:.2f}, the prompts' corpus clips "
-          f"{reference['in_tune_rendered']:.2f} as rendered and {reference['in_tune_rebuilt']:.2f} through the image "
-          f"and phase reconstruction", flush=True)
-
     for attribute, judge in (("tempo", judges.tempo), ("register", judges.register)):
         hits = 0
         attribute_prompt_list = attribute_prompts(attribute, args.attribute_clips)
