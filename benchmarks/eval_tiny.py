@@ -208,7 +208,7 @@ def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence
     """
     from PIL import Image
 
-    from riffnb.spectrogram import image_from_audio
+    from riffnb.train.corpus import image_array
 
     rate = pipe.params.sample_rate
     stages = ["rendered", "rebuilt", "autoencoder", *(f"strength {strength}" for strength in strengths), "generated"]
@@ -218,13 +218,13 @@ def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence
     for number, (prompt, spec) in enumerate(prompts):
         seed = 5000 + number
         samples = render_spec(spec, pipe.params)
-        image = image_from_audio(samples, rate, pipe.params)
-        image = image.crop((0, 0, settings["width"], image.height))
-        decoded = vae_round_trip(pipe, np.asarray(image)[None, ..., 0])[0].astype(np.uint8)
+        pixels = image_array(samples, pipe.params, settings["width"])
+        image = Image.fromarray(pixels).convert("RGB")
+        decoded = Image.fromarray(vae_round_trip(pipe, pixels[None])[0].astype(np.uint8)).convert("RGB")
         audio = {
             "rendered": samples,
             "rebuilt": pipe.image_to_audio(image)[0],
-            "autoencoder": pipe.image_to_audio(Image.fromarray(decoded).convert("RGB"))[0],
+            "autoencoder": pipe.image_to_audio(decoded)[0],
             **{f"strength {strength}": pipe.riff(image, prompt, strength=strength, seed=seed, **riff_settings).samples
                for strength in strengths},
             "generated": pipe.text_to_audio(prompt, seed=seed, **settings).samples,
@@ -256,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a new folder to keep every judged clip in, with index.html to hear them and "
                              "listening.csv for a listener's verdicts")
     args = parser.parse_args(argv)
+    if args.tuning_only and args.listen is not None:
+        parser.error("--listen keeps the judged clips, and --tuning-only judges none: give one of them")
     if args.listen is not None:
         try:
             check_new_folder(args.listen)  # before the judging, not after it
