@@ -177,23 +177,23 @@ def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> 
     return {"clips": len(specs), "rendered": before, "after_round_trip": after}
 
 
-def corpus_reference(pipe, specs: list[ClipSpec]) -> dict:
-    """Spectral flatness of corpus clips as rendered, and after image and phase reconstruction, and of white noise.
+def flatness_reference(pipe, specs: list[ClipSpec]) -> dict:
+    """Median spectral flatness of corpus clips as rendered, and after the model's image and phase reconstruction.
 
-    The reconstructed ones are what a perfect model's clips would measure: Griffin-Lim's phase is not the
-    original's, and a little smearing makes any reconstructed sound somewhat flatter.
+    The second is what a perfect model's clips would measure: Griffin-Lim's phase is not the original's, and a
+    little smearing makes any reconstructed sound somewhat flatter.
     """
     from riffnb.spectrogram import image_from_audio
 
-    rate = pipe.params.sample_rate
-    rendered, rebuilt = [], []
+    rendered, reconstructed = [], []
     for spec in solo_specs(specs):
         samples = render_spec(spec, pipe.params)
         rendered.append(spectral_flatness(samples))
-        rebuilt.append(spectral_flatness(pipe.image_to_audio(image_from_audio(samples, rate, pipe.params))[0]))
-    noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(CLIP_SECONDS * rate))
-    return {"flatness_rendered": float(np.median(rendered)), "flatness_rebuilt": float(np.median(rebuilt)),
-            "flatness_rebuilt_max": float(np.max(rebuilt)), "white_noise": spectral_flatness(noise)}
+        image = image_from_audio(samples, pipe.params.sample_rate, pipe.params)
+        reconstructed.append(spectral_flatness(pipe.image_to_audio(image)[0]))
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(CLIP_SECONDS * pipe.params.sample_rate))
+    return {"corpus_rendered": float(np.median(rendered)), "corpus_reconstructed": float(np.median(reconstructed)),
+            "corpus_reconstructed_max": float(np.max(reconstructed)), "white_noise": spectral_flatness(noise)}
 
 
 def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence[float] = TUNING_STRENGTHS) -> dict:
@@ -320,15 +320,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:16s} {row}")
 
     # Does it sound like noise? Not a substitute for listening (--listen), but a number that would catch it.
-    reference = corpus_reference(pipe, [spec for _, spec in prompts])
-    noise_like = sum(value > reference["flatness_rebuilt_max"] for value in flatness)
-    results["corpus_reference"] = reference
-    results["spectral_flatness"] = {"generated": float(np.median(flatness)),
+    reference = flatness_reference(pipe, [spec for _, spec in prompts])
+    noise_like = sum(value > reference["corpus_reconstructed_max"] for value in flatness)
+    results["spectral_flatness"] = {"generated": float(np.median(flatness)), **reference,
                                     "generated_flatter_than_every_corpus_clip": f"{noise_like}/{len(flatness)}"}
     print(f"spectral flatness (median; 0 = tones, {reference['white_noise']:.2f} = white noise): generated "
-          f"{np.median(flatness):.2g}, the prompts' corpus clips {reference['flatness_rendered']:.2g} as rendered and "
-          f"{reference['flatness_rebuilt']:.2g} through the image and phase reconstruction; {noise_like} of "
+          f"{np.median(flatness):.2g}, the prompts' corpus clips {reference['corpus_rendered']:.2g} as rendered and "
+          f"{reference['corpus_reconstructed']:.2g} through the image and phase reconstruction; {noise_like} of "
           f"{len(flatness)} generated clips flatter than every one of those", flush=True)
+
     for attribute, judge in (("tempo", judges.tempo), ("register", judges.register)):
         hits = 0
         attribute_prompt_list = attribute_prompts(attribute, args.attribute_clips)

@@ -105,8 +105,9 @@ def in_tune_fraction(samples: np.ndarray, sample_rate: int, tolerance_cents: flo
 
     The fundamental of the mono mix is tracked with probabilistic YIN (librosa's ``pyin``, 60-2000 Hz); frames
     it calls voiced with probability above 0.5 count, and each is measured in cents from the nearest note of the
-    12-tone scale tuned to ``reference_hz``. A melody played in tune scores near 1; pitches that drift or sit
-    between notes score near ``2 * tolerance_cents / 100`` (0.4 at 20 cents), as uniformly random pitches would.
+    12-tone scale tuned to ``reference_hz``. A melody played in tune scores near 1, one held between two notes near 0,
+    and pitches that drift across the scale near ``2 * tolerance_cents / 100`` (0.4 at 20 cents), as uniformly
+    random pitches would.
     NaN when fewer than ``minimum_frames`` frames are pitched (chords, drums, silence): the question does not apply.
 
     Examples
