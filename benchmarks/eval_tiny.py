@@ -48,7 +48,6 @@ from riffnb.train.evaluate import (  # noqa: E402
     Judged,
     audio_features,
     check_new_folder,
-    image_features,
     in_tune_fraction,
     solo_specs,
     spectral_flatness,
@@ -147,7 +146,7 @@ def vae_error(pipe, count: int = 64, corpus: Path | None = None) -> dict:
     if corpus is not None and (corpus / "images.npy").is_file():
         images = np.asarray(load_corpus(corpus)[0][-count:])
     else:
-        images = np.stack([clip_image(spec) for spec in corpus_specs("eval", count)])
+        images = np.stack([clip_image(spec, pipe.params) for spec in corpus_specs("eval", count)])
     decoded = vae_round_trip(pipe, images)
     # Pixels are magnitude ** 0.25 (inverted); compare magnitudes too, where loud parts dominate as they do to the ear.
     original_magnitude = (1 - images / 255.0) ** 4
@@ -157,24 +156,34 @@ def vae_error(pipe, count: int = 64, corpus: Path | None = None) -> dict:
 
 
 def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> dict:
-    """The instrument judge on held-out solo corpus clips, as rendered and after the autoencoder's round trip.
+    """The instrument judge on held-out solo corpus clips: as rendered, rebuilt from their image, and rebuilt after
+    the autoencoder's round trip.
 
     The clips come from the eval split after its first ``skip`` clips (the ones the judges learned from).
 
     If the round trip keeps the judge's verdicts, what the autoencoder blurs is not what tells instruments apart,
     and a prompt's wrong instrument comes from the UNet and text encoder.
     """
-    from riffnb.train.corpus import clip_image
+    from PIL import Image
+
+    from riffnb.train.corpus import image_array
 
     specs = []
     for spec in solo_specs(corpus_specs("eval", skip + 40 * per_instrument)[skip:]):
         if sum(s.lead == spec.lead for s in specs) < per_instrument:
             specs.append(spec)
-    images = np.stack([clip_image(spec) for spec in specs])
     labels = [spec.lead for spec in specs]
-    before = judge.accuracy(np.stack([image_features(image) for image in images]), labels)
-    after = judge.accuracy(np.stack([image_features(image) for image in vae_round_trip(pipe, images)]), labels)
-    return {"clips": len(specs), "rendered": before, "after_round_trip": after}
+    audio = [render_spec(spec, pipe.params) for spec in specs]
+    images = np.stack([image_array(samples, pipe.params) for samples in audio])
+
+    def rebuilt(pixels: np.ndarray) -> np.ndarray:
+        return pipe.image_to_audio(Image.fromarray(pixels.astype(np.uint8)).convert("RGB"))[0]
+
+    def accuracy(clips) -> float:
+        return judge.accuracy(np.stack([audio_features(samples) for samples in clips]), labels)
+
+    return {"clips": len(specs), "rendered": accuracy(audio), "rebuilt": accuracy(map(rebuilt, images)),
+            "after_round_trip": accuracy(map(rebuilt, vae_round_trip(pipe, images)))}
 
 
 def flatness_reference(pipe, specs: list[ClipSpec]) -> dict:
@@ -299,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def generate(prompt: str, seed: int):
         clip = pipe.text_to_audio(prompt, seed=seed, **settings)
-        return clip, audio_features(clip.samples, pipe.params)
+        return clip, audio_features(clip.samples)
 
     # Instrument adherence on paraphrased prompts.
     confusion: dict[str, dict[str, int]] = {name: {} for name in INSTRUMENT_WORDS}
@@ -356,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     results["vae"] = vae_error(pipe, corpus=args.corpus)
     print(f"VAE reconstruction: {results['vae']}")
     results["vae_instrument_accuracy"] = vae_instrument_accuracy(pipe, judges.instrument, skip=args.judge_clips)
-    print(f"instrument judge on held-out solo clips, rendered / after the VAE round trip: "
+    print(f"instrument judge on held-out solo clips, rendered / rebuilt from the image / after the VAE round trip: "
           f"{results['vae_instrument_accuracy']}", flush=True)
 
     unit = machine_unit()

@@ -19,20 +19,33 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse
 
+from .params import MEL_SCALES
+
+
+def _check_scale(mel_scale: str) -> None:
+    if mel_scale not in MEL_SCALES:
+        raise ValueError(f"mel_scale must be one of {', '.join(map(repr, MEL_SCALES))}, got {mel_scale!r}")
+
 
 def hz_to_mel(frequencies, mel_scale: str = "htk"):
-    """Hertz to mels. ``"htk"``: ``2595 log10(1 + f / 700)``; ``"slaney"``: linear below 1 kHz, log above.
+    """Hertz to mels. ``"htk"``: ``2595 log10(1 + f / 700)``; ``"slaney"``: linear below 1 kHz, log above;
+    ``"semitone"``: the MIDI note number ``69 + 12 log2(f / 440)``, so that bands one mel apart are one
+    equal-tempered semitone apart at every height and a band centred on an integer is a note.
 
     Examples
     --------
     >>> round(float(hz_to_mel(1000.0)), 3)
     999.986
+    >>> float(hz_to_mel(440.0, "semitone")), float(hz_to_mel(880.0, "semitone"))
+    (69.0, 81.0)
     """
+    _check_scale(mel_scale)
     f = np.asarray(frequencies, dtype=float)
     if mel_scale == "htk":
         return 2595.0 * np.log10(1.0 + f / 700.0)
-    if mel_scale != "slaney":
-        raise ValueError(f"mel_scale must be 'htk' or 'slaney', got {mel_scale!r}")
+    if mel_scale == "semitone":
+        with np.errstate(divide="ignore"):
+            return 69.0 + 12.0 * np.log2(f / 440.0)
     f_sp = 200.0 / 3
     min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
     min_log_mel = min_log_hz / f_sp
@@ -41,11 +54,12 @@ def hz_to_mel(frequencies, mel_scale: str = "htk"):
 
 def mel_to_hz(mels, mel_scale: str = "htk"):
     """Mels to hertz, the inverse of :func:`hz_to_mel`."""
+    _check_scale(mel_scale)
     m = np.asarray(mels, dtype=float)
     if mel_scale == "htk":
         return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-    if mel_scale != "slaney":
-        raise ValueError(f"mel_scale must be 'htk' or 'slaney', got {mel_scale!r}")
+    if mel_scale == "semitone":
+        return 440.0 * 2.0 ** ((m - 69.0) / 12.0)
     f_sp = 200.0 / 3
     min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
     min_log_mel = min_log_hz / f_sp

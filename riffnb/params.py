@@ -1,8 +1,9 @@
 """Spectrogram parameters, exactly as Riffusion defines them, and their EXIF round trip.
 
 Riffusion writes the parameters an image was made with into the PNG's EXIF block under tags 11000-11080, so an
-image can be turned back into audio without knowing how it was made. Images without EXIF (Riffusion's own seed
-images) decode with the defaults; an image's EXIF, when present, wins.
+image can be turned back into audio without knowing how it was made. riffnb adds one tag of its own, 11090, for the
+frequency scale (Riffusion only ever uses the HTK mel scale, and does not store it). Images without EXIF
+(Riffusion's own seed images) decode with the defaults; an image's EXIF, when present, wins.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ class ExifTags(enum.IntEnum):
     MAX_FREQUENCY = 11060
     POWER_FOR_IMAGE = 11070
     MAX_VALUE = 11080
+    #: riffnb's own: the frequency scale (``mel_scale_type``), which Riffusion's readers ignore.
+    MEL_SCALE_TYPE = 11090
+
+
+#: The frequency scales of the image's rows (see :func:`riffnb.mel.hz_to_mel`): Riffusion's HTK mel, Slaney's mel,
+#: and equal-tempered semitones.
+MEL_SCALES = ("htk", "slaney", "semitone")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,8 +79,12 @@ class SpectrogramParams:
             )
         if self.num_frequencies < 1:
             problems.append(f"num_frequencies must be at least 1, got {self.num_frequencies}")
-        if self.mel_scale_type not in ("htk", "slaney"):
-            problems.append(f"mel_scale_type must be 'htk' or 'slaney', got {self.mel_scale_type!r}")
+        if self.mel_scale_type not in MEL_SCALES:
+            problems.append(
+                f"mel_scale_type must be one of {', '.join(map(repr, MEL_SCALES))}, got {self.mel_scale_type!r}"
+            )
+        elif self.mel_scale_type == "semitone" and self.min_frequency <= 0:
+            problems.append("a semitone scale has no band at 0 Hz: min_frequency must be positive")
         if self.mel_scale_norm not in (None, "slaney"):
             problems.append(f"mel_scale_norm must be None or 'slaney', got {self.mel_scale_norm!r}")
         if self.power_for_image <= 0:
@@ -113,7 +125,8 @@ class SpectrogramParams:
         return int(round(duration_s * self.sample_rate / self.hop_length))
 
     def to_exif(self) -> dict[int, T.Any]:
-        """The EXIF tags Riffusion writes (mel norm/type and iteration counts are not stored)."""
+        """The EXIF tags Riffusion writes, and riffnb's own for the frequency scale (not stored: the mel norm and
+        the iteration counts)."""
         return {
             ExifTags.SAMPLE_RATE: self.sample_rate,
             ExifTags.STEREO: self.stereo,
@@ -124,13 +137,15 @@ class SpectrogramParams:
             ExifTags.MIN_FREQUENCY: self.min_frequency,
             ExifTags.MAX_FREQUENCY: self.max_frequency,
             ExifTags.POWER_FOR_IMAGE: float(self.power_for_image),
+            ExifTags.MEL_SCALE_TYPE: self.mel_scale_type,
         }
 
     @classmethod
     def from_exif(cls, exif: T.Mapping[int, T.Any], default: "SpectrogramParams | None" = None) -> "SpectrogramParams":
         """Parameters from EXIF tags; tags that are absent keep the values of ``default`` (Riffusion's defaults).
 
-        The fields EXIF does not store (mel norm and type, Griffin-Lim iterations) come from ``default``.
+        The fields EXIF does not store (mel norm, Griffin-Lim iterations) come from ``default``, and so does the scale
+        of an image made by Riffusion, which does not store it.
         """
         base = default or cls()
         fields = {
@@ -143,6 +158,7 @@ class SpectrogramParams:
             "min_frequency": (ExifTags.MIN_FREQUENCY, int),
             "max_frequency": (ExifTags.MAX_FREQUENCY, int),
             "power_for_image": (ExifTags.POWER_FOR_IMAGE, float),
+            "mel_scale_type": (ExifTags.MEL_SCALE_TYPE, str),
         }
         values = {name: cast(exif[tag]) for name, (tag, cast) in fields.items() if tag in exif}
         try:

@@ -67,7 +67,7 @@ def _mel_ticks(ax, params: SpectrogramParams, rows: int) -> None:
     kept.sort()
     ax.set_yticks(positions[kept])
     ax.set_yticklabels([_hz_label(candidates[i]) for i in kept])
-    ax.set_ylabel("frequency (Hz, mel scale)")
+    ax.set_ylabel(f"frequency (Hz, {'semitone' if params.mel_scale_type == 'semitone' else 'mel'} scale)")
 
 
 def _frequency_scale(rows: int, params: SpectrogramParams, scale: str) -> str:

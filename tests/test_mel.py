@@ -33,6 +33,26 @@ def test_mel_scales_invert_and_agree_with_librosa():
     assert mel_frequencies(3, 0, 10000).shape == (3,)
 
 
+def test_semitone_scale_puts_one_note_in_each_band():
+    notes = np.arange(21, 109)  # the piano's keys, A0 to C8
+    hz = 440.0 * 2.0 ** ((notes - 69) / 12)
+    assert np.allclose(hz_to_mel(hz, "semitone"), notes)
+    assert np.allclose(mel_to_hz(notes, "semitone"), hz)
+    # Band edges one semitone apart: the centres are the notes E1 (MIDI 28) to D#9 (123), each within 5 cents.
+    centres = hz_to_mel(mel_frequencies(96, 39, 10548, "semitone"), "semitone")
+    assert np.abs(centres - np.arange(28, 124)).max() < 0.05
+    fb = mel_filterbank(22050, 4410, 96, 39, 10548, mel_scale="semitone")
+    # A 440 Hz tone's bin (FFT bins are 5 Hz apart) lies at the peak of A4's band.
+    assert fb[:, 88].argmax() == 69 - 28 and fb[69 - 28, 88] > 0.95
+    assert fb.any(axis=1).all(), "every band, even the lowest, covers an FFT bin"
+
+
+@pytest.mark.parametrize("function", [hz_to_mel, mel_to_hz])
+def test_unknown_scale_is_refused_with_the_choices(function):
+    with pytest.raises(ValueError, match="'htk', 'slaney', 'semitone'.*'bark'"):
+        function(440.0, "bark")
+
+
 @pytest.fixture(scope="module")
 def riffusion_fb():
     return mel_filterbank(44100, 17640, 512, 0, 10000)

@@ -29,12 +29,13 @@ def test_exif_uses_riffusions_tag_numbers():
     exif = SpectrogramParams(stereo=True, max_frequency=20000).to_exif()
     assert exif[11000] == 44100 and exif[11005] is True and exif[11060] == 20000
     assert exif[11070] == 0.25 and isinstance(exif[11070], float)
-    assert sorted(exif) == [11000, 11005, 11010, 11020, 11030, 11040, 11050, 11060, 11070]
+    assert sorted(exif) == [11000, 11005, 11010, 11020, 11030, 11040, 11050, 11060, 11070, 11090]
+    assert exif[11090] == "htk"  # riffnb's own tag: the frequency scale
 
 
 def test_exif_round_trips_through_a_png_file(tmp_path):
-    params = SpectrogramParams(stereo=True, step_size_ms=20, num_frequencies=64, max_frequency=8000,
-                               power_for_image=0.5)
+    params = SpectrogramParams(stereo=True, step_size_ms=20, num_frequencies=64, min_frequency=40, max_frequency=8000,
+                               mel_scale_type="semitone", power_for_image=0.5)
     image = Image.new("RGB", (10, 64))
     image.getexif().update(params.to_exif())
     image.getexif()[ExifTags.MAX_VALUE] = 1.5e7
@@ -53,8 +54,12 @@ def test_image_without_exif_decodes_with_defaults_and_its_exif_wins():
     tagged = Image.new("RGB", (4, 256))
     tagged.getexif().update(SpectrogramParams(num_frequencies=256).to_exif())
     decoded = params_from_image(tagged, default=custom)
-    # The stored tag wins; what EXIF cannot store comes from the default.
-    assert decoded.num_frequencies == 256 and decoded.mel_scale_type == "slaney"
+    # The stored tags win (riffnb's scale tag too); what EXIF cannot store comes from the default.
+    assert decoded.num_frequencies == 256 and decoded.mel_scale_type == "htk"
+    assert params_from_image(tagged, default=dataclasses.replace(custom, mel_scale_norm="slaney")).mel_scale_norm == "slaney"
+    # Riffusion's own images carry its tags but not the scale: that comes from the default.
+    del tagged.getexif()[ExifTags.MEL_SCALE_TYPE]
+    assert params_from_image(tagged, default=custom).mel_scale_type == "slaney"
 
 
 @pytest.mark.parametrize(
@@ -63,6 +68,7 @@ def test_image_without_exif_decodes_with_defaults_and_its_exif_wins():
         ({"max_frequency": 30000}, "max_frequency"),
         ({"num_frequencies": 0}, "num_frequencies"),
         ({"mel_scale_type": "bark"}, "mel_scale_type"),
+        ({"mel_scale_type": "semitone"}, "min_frequency must be positive"),
         ({"window_duration_ms": 500}, "win_length <= n_fft"),
     ],
 )

@@ -63,6 +63,23 @@ def test_mel_spectrogram_axes_are_seconds_and_hz_at_mel_positions(tone_spectra):
     assert np.diff(ax.get_yticks()).min() >= 0.06 * 512
 
 
+def test_semitone_spectrogram_puts_a_tone_on_its_note():
+    params = SpectrogramParams(sample_rate=22050, step_size_ms=20, padded_duration_ms=200, num_frequencies=96,
+                               min_frequency=39, max_frequency=10548, mel_scale_type="semitone")
+    t = np.arange(22050) / 22050
+    linear = np.abs(stft(np.sin(2 * np.pi * 1000 * t), params.n_fft, params.hop_length, params.win_length))
+    mel = mel_from_linear(linear, mel_filterbank(22050, params.n_fft, 96, 39, 10548, mel_scale="semitone"))
+    fig = plot.plot_spectrogram(mel[None], params)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "frequency (Hz, semitone scale)"
+    positions = dict(zip(tick_labels(ax), ax.get_yticks()))
+    artist = ax.images[0]
+    loudest_row = np.unravel_index(np.argmax(artist.get_array()), artist.get_array().shape)[0]
+    # 1 kHz lies 14 cents above B5 (MIDI 83), the band 83 - 28 up from E1.
+    assert loudest_row == 83 - 28
+    assert image_row_coordinate(artist, loudest_row) == pytest.approx(positions["1k"], abs=0.5)
+
+
 def test_linear_spectrogram_has_a_linear_hz_axis(tone_spectra):
     linear, _ = tone_spectra
     fig = plot.plot_spectrogram(linear, fmax=5000, db=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -11,6 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import RIFFNB_PYTHON
+
+from riffnb.params import params_from_image
+from riffnb.train.corpus import TINY_PARAMS
 
 SHIPPED = Path(__file__).parents[1] / "riffnb" / "models" / "tiny"
 
@@ -49,7 +53,7 @@ def test_smoke_training_writes_a_loadable_pipeline(smoke_run):
         assert list((folder / part).glob("*.safetensors")), part
         assert not list((folder / part).glob("*.bin"))
     settings = json.loads((folder / "riffnb.json").read_text())
-    assert settings["spectrogram_params"]["num_frequencies"] == 128
+    assert settings["spectrogram_params"] == dataclasses.asdict(TINY_PARAMS)
     assert settings["training"]["phase"] == "done" and settings["training"]["step"] == 4
     pipe = riffnb.load_pipeline(folder, device="cpu")
     assert pipe.params.sample_rate == 22050 and pipe.params.step_size_ms == 20
@@ -58,7 +62,7 @@ def test_smoke_training_writes_a_loadable_pipeline(smoke_run):
     scaling = pipe.pipeline.vae.config.scaling_factor
     assert scaling == pytest.approx(load_checkpoint(smoke_run)["scaling_factor"]) and scaling != 1.0
     clip = pipe.text_to_audio("bossa nova with electric guitar", seed=1, steps=2, width=256, guidance=4.0)
-    assert clip.image.size == (256, 128)
+    assert clip.image.size == (256, TINY_PARAMS.num_frequencies)
     assert clip.sample_rate == 22050
     assert clip.samples.shape[-1] == pytest.approx(22050 * 5.12, rel=0.02)
     assert np.isfinite(clip.samples).all()
@@ -157,6 +161,22 @@ def test_init_from_a_folder_that_is_not_an_export_says_so(tmp_path):
     assert not (tmp_path / "w" / "checkpoint.pt").exists()
 
 
+def test_init_from_a_pipeline_with_other_spectrogram_parameters_says_so(smoke_run, tmp_path):
+    exported = tmp_path / "older"
+    shutil.copytree(smoke_run / "pipeline", exported)
+    params = json.loads((exported / "spectrogram_params.json").read_text())
+    params["num_frequencies"] = TINY_PARAMS.num_frequencies + 32
+    (exported / "spectrogram_params.json").write_text(json.dumps(params))
+    result = subprocess.run(
+        [RIFFNB_PYTHON, "-m", "riffnb.train", "--smoke", "--workdir", str(tmp_path / "w"), "--init-from",
+         str(exported)], capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "other spectrogram parameters" in result.stderr
+    assert f"num_frequencies {TINY_PARAMS.num_frequencies + 32} (now {TINY_PARAMS.num_frequencies})" in result.stderr
+    assert not (tmp_path / "w" / "checkpoint.pt").exists()
+
+
 def test_export_only_rewrites_the_pipeline_from_the_checkpoint(smoke_run, tmp_path):
     out = tmp_path / "exported"
     train(smoke_run, "--export-only", "--out", str(out))
@@ -178,6 +198,8 @@ def test_shipped_tiny_model_is_small_and_loads_by_name():
     size = sum(path.stat().st_size for path in SHIPPED.rglob("*") if path.is_file())
     assert size <= 30e6
     pipe = riffnb.load_pipeline("tiny", device="cpu")
-    assert pipe.params.num_frequencies == 128 and pipe.params.sample_rate == 22050
+    assert pipe.params == TINY_PARAMS
     clip = pipe.text_to_audio("bossa nova with electric guitar", seed=0, steps=4, width=256)
-    assert clip.image.size == (256, 128) and np.abs(clip.samples).max() > 0
+    assert clip.image.size == (256, TINY_PARAMS.num_frequencies) and np.abs(clip.samples).max() > 0
+    # The images say how they were drawn: saved and read back, they decode with the model's parameters.
+    assert params_from_image(clip.image) == TINY_PARAMS

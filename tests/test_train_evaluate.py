@@ -13,6 +13,7 @@ from riffnb.errors import OutputExistsError, RiffnbError
 from riffnb.train import evaluate
 from riffnb.train.corpus import TINY_PARAMS, corpus_specs, image_array, render_spec
 from riffnb.train.evaluate import (
+    JUDGE_PARAMS,
     LISTENING_COLUMNS,
     Judged,
     SoftmaxClassifier,
@@ -34,7 +35,7 @@ def test_features_of_audio_and_of_its_image_agree_and_pad_short_audio():
     spec = solo_specs(corpus_specs("eval", 1))[0]
     samples = render_spec(spec)
     features = audio_features(samples)
-    assert np.allclose(features, image_features(image_array(samples)))
+    assert np.allclose(features, image_features(image_array(samples, JUDGE_PARAMS)))
     assert features.shape == (128 * 2 + 16 + 91,)
     shortened = audio_features(samples[:, :-300])  # what a rebuilt 256-column image gives back
     assert shortened.shape == features.shape and np.isfinite(shortened).all()

@@ -214,6 +214,12 @@ def test_mel_explorer_image_follows_bands_and_power(music):
     explorer.frequency_range.value = (0, 8000)
     assert_no_error(explorer)
 
+    explorer.mel_scale.value = "semitone"
+    assert_error_shown(explorer, "min_frequency must be positive")
+    explorer.frequency_range.value = (40, 8000)
+    assert_no_error(explorer)
+    assert explorer.params().mel_scale_type == "semitone" and explorer.image.height == 32
+
 
 def test_phase_explorer_runs_once_then_scrubs_iterations(music):
     explorer = PhaseExplorer(music, RATE, params=SMALL, n_iter=6, init="random", seed=3)

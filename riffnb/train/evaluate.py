@@ -1,10 +1,11 @@
 """Measuring the tiny model: independent classifiers trained on the corpus generator's audio, never on model output.
 
 Prompt adherence is judged by ear-like features of the *audio* (a generated clip is turned into sound, and that
-sound into a fresh mel image, exactly as a corpus clip is): per-band loudness and its spread over time (timbre and
-pitch range), per-band onset strength (attack), and the autocorrelation of the onset envelope (tempo). A softmax
-regression (:class:`SoftmaxClassifier`, scipy only) per question — which instrument, slow or fast, low or high —
-is trained on clips rendered from held-out seeds (the ``"eval"`` split, never used for training the model) and
+sound into a fresh mel image with the judges' own fixed parameters, :data:`JUDGE_PARAMS`, exactly as a corpus clip
+is, so that models drawing with other parameters face the same judges): per-band loudness and its spread over time
+(timbre and pitch range), per-band onset strength (attack), and the autocorrelation of the onset envelope
+(tempo). A softmax regression (:class:`SoftmaxClassifier`, scipy only) per question — which instrument, slow or
+fast, low or high — is trained on clips rendered from held-out seeds (the ``"eval"`` split, never used for training the model) and
 then asked about the model's clips.
 
 Examples
@@ -35,7 +36,19 @@ from ..audio import atomic_output
 from ..errors import OutputExistsError
 from ..params import SpectrogramParams
 from .captions import ClipSpec
-from .corpus import CLIP_SECONDS, TINY_PARAMS, corpus_specs, image_array, render_spec
+from .corpus import CLIP_SECONDS, corpus_specs, image_array, render_spec
+
+#: The judges' ears: 128 HTK mel bands up to 10 kHz, 22.05 kHz, 20 ms hop (the tiny model's first parameters).
+#: Fixed, so that every export, whatever parameters it draws with, is heard by the same judges.
+JUDGE_PARAMS = SpectrogramParams(
+    sample_rate=22050,
+    step_size_ms=20,
+    window_duration_ms=100,
+    padded_duration_ms=100,
+    num_frequencies=128,
+    min_frequency=0,
+    max_frequency=10000,
+)
 
 #: Onset-envelope autocorrelation lags (image columns, 20 ms each) covering 0.2-2 s: beats from 30 to 300 BPM.
 TEMPO_LAGS = range(10, 101)
@@ -65,16 +78,16 @@ def image_features(pixels: np.ndarray) -> np.ndarray:
     return np.concatenate([band_mean, band_std, band_onsets * 10, autocorrelation])
 
 
-def audio_features(samples: np.ndarray, params: SpectrogramParams = TINY_PARAMS) -> np.ndarray:
-    """:func:`image_features` of the tiny model's spectrogram image of ``samples`` (at ``params.sample_rate``).
+def audio_features(samples: np.ndarray) -> np.ndarray:
+    """:func:`image_features` of the :data:`JUDGE_PARAMS` image of ``samples`` (at their 22.05 kHz).
 
     Audio rebuilt from a 256-column image is a few samples shorter than 5.12 s; it is padded with silence.
     """
     samples = np.atleast_2d(samples)
-    missing = int(np.ceil(CLIP_SECONDS * params.sample_rate)) - samples.shape[-1]
+    missing = int(np.ceil(CLIP_SECONDS * JUDGE_PARAMS.sample_rate)) - samples.shape[-1]
     if missing > 0:
         samples = np.pad(samples, ((0, 0), (0, missing)))
-    return image_features(image_array(samples, params))
+    return image_features(image_array(samples, JUDGE_PARAMS))
 
 
 def spectral_flatness(samples: np.ndarray, n_fft: int = 2048, hop_length: int = 512) -> float:
@@ -327,5 +340,5 @@ def _listening_page(records: T.Sequence[dict], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["Judged", "Judges", "SoftmaxClassifier", "audio_features", "check_new_folder", "image_features",
-           "solo_specs", "spectral_flatness", "train_judges", "write_listening_sheet"]
+__all__ = ["JUDGE_PARAMS", "Judged", "Judges", "SoftmaxClassifier", "audio_features", "check_new_folder",
+           "image_features", "solo_specs", "spectral_flatness", "train_judges", "write_listening_sheet"]

@@ -328,7 +328,15 @@ class Trainer:
             raise ValueError(f"{folder} is not a pipeline exported by riffnb.train (no {SETTINGS_FILE}); "
                              "pass a folder written by --out or riffnb/models/tiny")
         training = json.loads(settings_path.read_text())["training"]
-        exported = load_pipeline(folder, device="cpu", dtype="float32").pipeline
+        loaded = load_pipeline(folder, device="cpu", dtype="float32")
+        if loaded.params != TINY_PARAMS:
+            differences = ", ".join(
+                f"{name} {value!r} (now {getattr(TINY_PARAMS, name)!r})"
+                for name, value in dataclasses.asdict(loaded.params).items() if value != getattr(TINY_PARAMS, name)
+            )
+            raise ValueError(f"{folder} draws with other spectrogram parameters than this version of riffnb.train: "
+                             f"{differences}; it cannot be continued, train a model from scratch instead")
+        exported = loaded.pipeline
         if exported.tokenizer.get_vocab() != self.tokenizer.get_vocab():
             raise ValueError(f"{folder}'s tokenizer differs from the caption grammar's vocabulary; it cannot be "
                              "continued with this version of riffnb.train")

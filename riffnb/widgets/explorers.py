@@ -187,8 +187,9 @@ class MelExplorer(Panel):
         self.num_frequencies = _slider(W.IntSlider, "mel bands", p.num_frequencies, min=8, max=1024, step=8)
         self.frequency_range = _slider(W.IntRangeSlider, "range (Hz)", (p.min_frequency, p.max_frequency), min=0,
                                        max=nyquist, step=10)
-        self.mel_scale = W.Dropdown(options=(("HTK (Riffusion)", "htk"), ("Slaney", "slaney")), value=p.mel_scale_type,
-                                    description="mel scale", style=DESCRIPTION_STYLE)
+        self.mel_scale = W.Dropdown(options=(("HTK (Riffusion)", "htk"), ("Slaney", "slaney"),
+                                             ("semitones (one note per band)", "semitone")),
+                                    value=p.mel_scale_type, description="mel scale", style=DESCRIPTION_STYLE)
         # Dropdowns show a None value as no selection: "none" stands for mel_scale_norm=None.
         self.norm = W.Dropdown(options=(("none (Riffusion)", "none"), ("Slaney (equal area)", "slaney")),
                                value=p.mel_scale_norm or "none", description="band norm", style=DESCRIPTION_STYLE)
