@@ -5,8 +5,8 @@ sound into a fresh mel image with the judges' own fixed parameters, :data:`JUDGE
 is, so that models drawing with other parameters face the same judges): per-band loudness and its spread over time
 (timbre and pitch range), per-band onset strength (attack), and the autocorrelation of the onset envelope
 (tempo). A softmax regression (:class:`SoftmaxClassifier`, scipy only) per question — which instrument, slow or
-fast, low or high — is trained on clips rendered from held-out seeds (the ``"eval"`` split, never used for training the model) and
-then asked about the model's clips.
+fast, low or high — is trained on clips rendered from held-out seeds (the ``"eval"`` split, never used for
+training the model) and then asked about the model's clips.
 
 Examples
 --------
