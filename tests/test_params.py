@@ -56,7 +56,8 @@ def test_image_without_exif_decodes_with_defaults_and_its_exif_wins():
     decoded = params_from_image(tagged, default=custom)
     # The stored tags win (riffnb's scale tag too); what EXIF cannot store comes from the default.
     assert decoded.num_frequencies == 256 and decoded.mel_scale_type == "htk"
-    assert params_from_image(tagged, default=dataclasses.replace(custom, mel_scale_norm="slaney")).mel_scale_norm == "slaney"
+    with_norm = dataclasses.replace(custom, mel_scale_norm="slaney")
+    assert params_from_image(tagged, default=with_norm).mel_scale_norm == "slaney"
     # Riffusion's own images carry its tags but not the scale: that comes from the default.
     del tagged.getexif()[ExifTags.MEL_SCALE_TYPE]
     assert params_from_image(tagged, default=custom).mel_scale_type == "slaney"
