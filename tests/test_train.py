@@ -76,7 +76,7 @@ def test_smoke_training_logs_falling_or_finite_losses(smoke_run):
     latents = np.load(smoke_run / "latents.npz")
     from riffnb.train.train import SMOKE_RECIPE
 
-    assert latents["mean"].shape == (24, SMOKE_RECIPE.sizes.latent_channels, 16, 32)
+    assert latents["mean"].shape == (24, SMOKE_RECIPE.sizes.latent_channels, TINY_PARAMS.num_frequencies // 8, 32)
 
 
 def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(smoke_run, tmp_path):
@@ -101,6 +101,26 @@ def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(s
         for key, value in straight[name].items():
             assert torch.allclose(resumed[name][key], value, atol=1e-6), (name, key)
     assert not torch.equal(halfway["unet_ema"]["conv_in.weight"], resumed["unet_ema"]["conv_in.weight"])
+
+
+def test_resuming_a_run_on_other_spectrogram_parameters_says_so(smoke_run, tmp_path):
+    import torch
+
+    workdir = tmp_path / "older"
+    shutil.copytree(smoke_run, workdir)
+    state = load_checkpoint(workdir)
+    assert state["spectrogram_params"] == dataclasses.asdict(TINY_PARAMS)
+    state["spectrogram_params"]["num_frequencies"] = TINY_PARAMS.num_frequencies + 32
+    torch.save(state, workdir / "checkpoint.pt")
+    before = (workdir / "checkpoint.pt").read_bytes()
+    result = subprocess.run(
+        [RIFFNB_PYTHON, "-m", "riffnb.train", "--smoke", "--workdir", str(workdir), "--unet-steps", "6"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "holds a run on other spectrogram parameters" in result.stderr
+    assert f"num_frequencies {TINY_PARAMS.num_frequencies + 32} (now {TINY_PARAMS.num_frequencies})" in result.stderr
+    assert (workdir / "checkpoint.pt").read_bytes() == before
 
 
 def test_init_from_continues_an_exported_pipeline_in_a_new_workdir(smoke_run, tmp_path):

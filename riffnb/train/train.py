@@ -171,6 +171,13 @@ def _learning_rate(base: float, step: int, warmup: int, total: int, decay_steps:
     return base * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress)))
 
 
+def _differences_from_tiny_params(params: dict[str, T.Any]) -> str:
+    """The fields in which ``params`` (a dict of :class:`~riffnb.params.SpectrogramParams`) differ from
+    :data:`TINY_PARAMS`, as "name value (now value)" phrases; empty when they agree."""
+    return ", ".join(f"{name} {value!r} (now {getattr(TINY_PARAMS, name)!r})" for name, value in params.items()
+                     if value != getattr(TINY_PARAMS, name))
+
+
 class Trainer:
     """One training run in ``workdir``: builds or resumes everything and runs the phases.
 
@@ -279,6 +286,7 @@ class Trainer:
 
         return {
             "recipe": self.recipe.to_dict(),
+            "spectrogram_params": dataclasses.asdict(TINY_PARAMS),
             "phase": self.phase,
             "step": self.step,
             "scaling_factor": self.scaling_factor,
@@ -299,6 +307,12 @@ class Trainer:
     def _load_state(self, state: dict[str, T.Any]) -> None:
         import torch
 
+        # Checkpoints from before the parameters were saved cannot be checked.
+        differences = _differences_from_tiny_params(state.get("spectrogram_params", dataclasses.asdict(TINY_PARAMS)))
+        if differences:
+            raise ValueError(f"{self.workdir} holds a run on other spectrogram parameters than this version of "
+                             f"riffnb.train: {differences}; resume it with the version that started it, or start "
+                             "a new work folder")
         self.phase = state["phase"]
         self.step = state["step"]
         self.scaling_factor = state["scaling_factor"]
@@ -329,11 +343,8 @@ class Trainer:
                              "pass a folder written by --out or riffnb/models/tiny")
         training = json.loads(settings_path.read_text())["training"]
         loaded = load_pipeline(folder, device="cpu", dtype="float32")
-        if loaded.params != TINY_PARAMS:
-            differences = ", ".join(
-                f"{name} {value!r} (now {getattr(TINY_PARAMS, name)!r})"
-                for name, value in dataclasses.asdict(loaded.params).items() if value != getattr(TINY_PARAMS, name)
-            )
+        differences = _differences_from_tiny_params(dataclasses.asdict(loaded.params))
+        if differences:
             raise ValueError(f"{folder} draws with other spectrogram parameters than this version of riffnb.train: "
                              f"{differences}; it cannot be continued, train a model from scratch instead")
         exported = loaded.pipeline
