@@ -139,6 +139,13 @@ def vae_round_trip(pipe, images: np.ndarray) -> np.ndarray:
     return np.clip(np.round((y + 1) * 127.5), 0, 255)
 
 
+def image_of(pixels: np.ndarray):
+    """The RGB spectrogram image of ``pixels`` (``(rows, columns)`` on the 0-255 scale), as the pipeline draws them."""
+    from PIL import Image
+
+    return Image.fromarray(np.asarray(pixels).astype(np.uint8)).convert("RGB")
+
+
 def vae_error(pipe, count: int = 64, corpus: Path | None = None) -> dict:
     """The autoencoder's mean absolute pixel error (0-255 scale) and its relative mel magnitude error on corpus clips."""
     from riffnb.train.corpus import clip_image
@@ -164,8 +171,6 @@ def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> 
     If the round trip keeps the judge's verdicts, what the autoencoder blurs is not what tells instruments apart,
     and a prompt's wrong instrument comes from the UNet and text encoder.
     """
-    from PIL import Image
-
     from riffnb.train.corpus import image_array
 
     specs = []
@@ -177,7 +182,7 @@ def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> 
     images = np.stack([image_array(samples, pipe.params) for samples in audio])
 
     def rebuilt(pixels: np.ndarray) -> np.ndarray:
-        return pipe.image_to_audio(Image.fromarray(pixels.astype(np.uint8)).convert("RGB"))[0]
+        return pipe.image_to_audio(image_of(pixels))[0]
 
     def accuracy(clips) -> float:
         return judge.accuracy(np.stack([audio_features(samples) for samples in clips]), labels)
@@ -215,8 +220,6 @@ def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence
     and generated from the prompt alone. Each value is the median of :func:`in_tune_fraction` over the clips
     (0.4 = random pitches).
     """
-    from PIL import Image
-
     from riffnb.train.corpus import image_array
 
     rate = pipe.params.sample_rate
@@ -228,8 +231,8 @@ def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence
         seed = 5000 + number
         samples = render_spec(spec, pipe.params)
         pixels = image_array(samples, pipe.params, settings["width"])
-        image = Image.fromarray(pixels).convert("RGB")
-        decoded = Image.fromarray(vae_round_trip(pipe, pixels[None])[0].astype(np.uint8)).convert("RGB")
+        image = image_of(pixels)
+        decoded = image_of(vae_round_trip(pipe, pixels[None])[0])
         audio = {
             "rendered": samples,
             "rebuilt": pipe.image_to_audio(image)[0],
