@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -60,13 +62,14 @@ from PIL import Image
 from riffnb.display import play, play_all
 from riffnb.exercises import check_answer
 from riffnb.image import image_from_spectrogram, load_image, save_image, spectrogram_from_image
-from riffnb.mel import hz_to_mel, linear_from_mel, mel_filterbank, mel_from_linear, mel_to_hz
+from riffnb.mel import hz_to_mel, linear_from_mel, mel_filterbank, mel_frequencies, mel_from_linear, mel_to_hz
 from riffnb.params import ExifTags, SpectrogramParams, max_value_from_image, params_from_image
 from riffnb.phase import spectral_convergence
 from riffnb.plot import compare, plot_filterbank, plot_image, plot_spectrogram
 from riffnb.spectrogram import INT16_SCALE, audio_from_image, image_from_audio, spectrogram_from_audio
 from riffnb.stft import istft, stft
-from riffnb.synth import render
+from riffnb.synth import note_name, render
+from riffnb.train.corpus import TINY_PARAMS
 
 # %% [markdown]
 # The same 5.12 s demo clip as in notebook 01, and its STFT with Riffusion's settings.
@@ -208,6 +211,49 @@ plt.show()
 play(demo, sample_rate, label="demo clip")
 
 # %% [markdown]
+# ### Another scale: one band per semitone
+#
+# A mel band is a different musical interval at every height: in Riffusion's 512 bands, neighbouring centres
+# are about 51 cents apart near 150 Hz but 12 cents near 2.4 kHz (a semitone is 100 cents). So a melody looks
+# different depending on where it is played: moved up an octave it covers other numbers of rows, and a scale is a
+# different pattern of rows at every height. A model that draws with convolutions, which treat every height
+# alike, has to learn where the notes lie separately everywhere, and riffnb's tiny model did not: with 128 HTK
+# bands its melodies drifted between the notes.
+#
+# So the tiny model uses a third scale, `mel_scale_type="semitone"`, on which the "mel" of a frequency is its
+# MIDI note number, $m(f) = 69 + 12 \log_2(f / 440\ \text{Hz})$. Bands one unit apart are one equal-tempered
+# semitone apart at every height, each centred on a note: 96 bands from E1 (41 Hz) to D#9 (9.96 kHz). A scale is
+# now the same pattern of rows at any height, and a note drawn on one row is in tune. The price: wide bands in
+# the highs (a semitone near 5 kHz is 300 Hz wide), so less detail there, and at the bottom bands narrower than a
+# 100 ms window can tell apart (neighbouring bass rows repeat each other); the tiny model pads its FFT to 200 ms
+# so that even the lowest band holds an STFT bin.
+
+# %%
+tiny = TINY_PARAMS
+tiny_centres = mel_frequencies(tiny.num_frequencies, tiny.min_frequency, tiny.max_frequency, tiny.mel_scale_type)
+tiny_notes = hz_to_mel(tiny_centres, "semitone")                    # MIDI note numbers of the band centres
+np.testing.assert_allclose(tiny_notes, np.round(tiny_notes), atol=0.05)   # every centre within 5 cents of a note
+riffusion_centres = mel_frequencies(params.num_frequencies, params.min_frequency, params.max_frequency)
+
+
+def band_spacing_cents(centres, hz):
+    """Cents between the band centre nearest ``hz`` and the next one up."""
+    nearest = int(np.argmin(np.abs(centres - hz)))
+    return 1200 * np.log2(centres[nearest + 1] / centres[nearest])
+
+
+spacing_cents = {hz: (band_spacing_cents(riffusion_centres, hz), band_spacing_cents(tiny_centres, hz))
+                 for hz in (150, 600, 2400)}
+display(Markdown("| near | Riffusion's 512 HTK bands | the tiny model's semitone bands |\n|---|---|---|\n"
+                 + "\n".join(f"| {hz} Hz | {a:.0f} cents | {b:.0f} cents |" for hz, (a, b) in spacing_cents.items())))
+print(f"tiny model: {tiny.num_frequencies} bands, {note_name(round(tiny_notes[0]))} ({tiny_centres[0]:.1f} Hz) to "
+      f"{note_name(round(tiny_notes[-1]))} ({tiny_centres[-1]:.0f} Hz)")
+fig, ax = plt.subplots(figsize=(10, 3.2), layout="constrained")
+plot_filterbank(tiny, ax=ax, title="the tiny model's bands, 200-600 Hz: one triangle per note")
+ax.set_xlim(200, 600)
+plt.show()
+
+# %% [markdown]
 # ## 3. Riffusion's image
 #
 # Riffusion turns the mel spectrogram $\mathcal{M}$ (one channel) into 8-bit pixels $P$ in five steps:
@@ -271,7 +317,8 @@ play(demo, sample_rate, label="demo clip")
 #
 # Riffusion writes its settings into EXIF tags 11000-11080 of the PNG, so an image can be decoded without
 # knowing how it was made; tag 11080 holds the maximum $\max\mathcal{M}$ (about $10^7$ for music in int16
-# scale). `riffnb.image.save_image` keeps them; PIL's plain `image.save(path)` silently drops EXIF.
+# scale). riffnb adds tag 11090, the frequency scale: Riffusion only ever uses HTK mel and does not store it, but
+# an image drawn on semitone bands would decode wrongly without it (Riffusion's readers ignore the extra tag). `riffnb.image.save_image` keeps them; PIL's plain `image.save(path)` silently drops EXIF.
 
 # %%
 exif = image.getexif()

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -69,7 +71,7 @@ from riffnb.plot import compare, plot_image
 # %% [markdown]
 # ## 0. The model, and the whole thing in one call
 #
-# Two models share every line of this notebook. riffnb's **tiny** model (128×256 images, 22.05 kHz, 5.3 M
+# Two models share every line of this notebook. riffnb's **tiny** model (96×256 images, 22.05 kHz, 5.3 M
 # parameters in its UNet) runs on any CPU; **Riffusion** itself (512×512 images, 44.1 kHz, 860 M) wants a GPU.
 
 # %%
@@ -104,10 +106,10 @@ clip
 # |---|---|---|
 # | tokenizer | prompt → 77 token ids | 77 |
 # | text encoder | token ids → one vector per token | 1 × 77 × 128 (768) |
-# | noise | the seed → Gaussian latents | 1 × 8 × 16 × 32 (4 × 64 × 64) |
+# | noise | the seed → Gaussian latents | 1 × 8 × 12 × 32 (4 × 64 × 64) |
 # | UNet × steps | noisy latents, timestep, text → predicted noise | as the latents |
 # | scheduler × steps | prediction → slightly cleaner latents | as the latents |
-# | VAE decoder | latents → spectrogram image | 128 × 256 (512 × 512) pixels |
+# | VAE decoder | latents → spectrogram image | 96 × 256 (512 × 512) pixels |
 # | notebooks 02-03 | image → audio | 5.12 s |
 #
 # ## 1. From text to token ids
@@ -166,7 +168,7 @@ plt.show()
 #
 # Stable Diffusion does not denoise pixels. Its autoencoder (VAE) compresses an image $8\times$ in each direction
 # into **latents** with a few channels (Riffusion: 4 channels, 512×512 pixels → 4×64×64; the tiny model: 8
-# channels, 128×256 → 8×16×32), and the diffusion runs there: 48 (Riffusion) or 24 (tiny) times fewer numbers
+# channels, 96×256 → 8×12×32), and the diffusion runs there: 48 (Riffusion) or 24 (tiny) times fewer numbers
 # than the RGB image. Generation starts from standard Gaussian noise of that shape, drawn from a generator
 # seeded with the seed: the seed *is* the starting noise.
 
@@ -181,7 +183,7 @@ print(f"noise: mean {noise.mean():.3f}, standard deviation {noise.std():.3f}")
 
 
 def show_channels(latents, title):
-    """Each latent channel as a small image (rows: mel bands / 8, low at the bottom; columns: time / 8)."""
+    """Each latent channel as a small image (rows: frequency bands / 8, low at the bottom; columns: time / 8)."""
     channels = latents[0].float().cpu()
     fig, axes = plt.subplots(1, len(channels), figsize=(1.6 * len(channels), 1.6), layout="constrained",
                              sharey=True, squeeze=False)

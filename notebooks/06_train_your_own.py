@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -25,7 +27,7 @@
 #
 # **At the end of this notebook you will know**
 #
-# 1. how the training corpus is made: seeded synthesized clips, their 128×256 spectrogram images, and captions
+# 1. how the training corpus is made: seeded synthesized clips, their 96×256 spectrogram images, and captions
 #    drawn from a grammar with synonyms;
 # 2. how a word-level CLIP tokenizer turns captions into token ids;
 # 3. the three networks (autoencoder, text encoder, UNet), their sizes, and how they compare with Stable
@@ -110,15 +112,17 @@ print(f"trained for {shipped_training['vae_steps']} autoencoder steps and {shipp
 # hears.
 #
 # Each clip is 5.12 s, turned into a spectrogram image exactly as in notebook 02, but with the tiny model's own
-# parameters (`TINY_PARAMS`): 22.05 kHz, a 20 ms hop and 128 mel bins up to 10 kHz, so an image is 128×256
-# pixels instead of Riffusion's 512×512: 8 times fewer pixels to draw.
+# parameters (`TINY_PARAMS`): 22.05 kHz, a 20 ms hop and 96 bands one semitone apart, one per note from E1
+# (41 Hz) to D#9 (10 kHz; notebook 02 says why), so an image is 96×256 pixels instead of Riffusion's 512×512:
+# 11 times fewer pixels to draw.
 
 # %%
 print(f"tiny model: {TINY_PARAMS.sample_rate} Hz, hop {TINY_PARAMS.step_size_ms} ms, "
-      f"{TINY_PARAMS.num_frequencies} mel bins, {TINY_PARAMS.min_frequency}-{TINY_PARAMS.max_frequency} Hz")
+      f"{TINY_PARAMS.num_frequencies} {TINY_PARAMS.mel_scale_type} bands, "
+      f"{TINY_PARAMS.min_frequency}-{TINY_PARAMS.max_frequency} Hz")
 train_specs = corpus_specs("train", 4)
 train_audio = [render_spec(spec) for spec in train_specs]           # (1, n) at 22.05 kHz, in [-1, 1]
-train_pixels = [image_array(samples) for samples in train_audio]    # uint8 (128, 256): what the model learns to draw
+train_pixels = [image_array(samples) for samples in train_audio]    # uint8 (96, 256): what the model learns to draw
 
 
 def as_picture(pixels):
@@ -239,15 +243,15 @@ print(f"the tiny model's weights: {4 * total['FULL (tiny)'] / 1e6:.0f} MB in flo
 #
 # ## 4. The autoencoder
 #
-# The autoencoder is trained first, alone. Its encoder maps a 128×256 spectrogram image (three equal RGB
-# channels, pixels scaled to $[-1, 1]$) to a distribution over latents of shape 8×16×32, its decoder maps
+# The autoencoder is trained first, alone. Its encoder maps a 96×256 spectrogram image (three equal RGB
+# channels, pixels scaled to $[-1, 1]$) to a distribution over latents of shape 8×12×32, its decoder maps
 # latents back to an image. The training loss is the reconstruction error (L1, plus L1 of the differences
 # between neighbouring pixels, which pays for sharp harmonics and onsets) and a tiny KL term that keeps the
 # latents close to a standard normal. Here is the shipped autoencoder on clips from the held-out split:
 
 # %%
 eval_specs = corpus_specs("eval", 8)
-eval_pixels = np.stack([image_array(render_spec(spec)) for spec in eval_specs])   # uint8 (8, 128, 256)
+eval_pixels = np.stack([image_array(render_spec(spec)) for spec in eval_specs])   # uint8 (8, 96, 256)
 vae = shipped.pipeline.vae
 scaling_factor = vae.config.scaling_factor
 with torch.no_grad():
@@ -273,7 +277,7 @@ play_all({"original": riffnb.audio_from_image(original),
 # Listen for what is lost: the autoencoder keeps rhythm, loudness and pitch range but blurs the finest harmonics.
 # Every generated clip goes through this decoder, so its error is a floor for the whole model.
 #
-# The latents of the first clip, channel by channel: a small image, 16 rows (mel bands / 8) by 32 columns
+# The latents of the first clip, channel by channel: a small image, 12 rows (bands / 8) by 32 columns
 # (time / 8), in which the rhythm is still visible.
 
 # %%
@@ -398,7 +402,7 @@ images, specs = trainer.corpus()                          # phase 1: render the 
 print(f"corpus: {images.shape[0]} images of {images.shape[1]}x{images.shape[2]} pixels")
 
 # %% [markdown]
-# Phase 2, the autoencoder, on random half-width crops (it is fully convolutional, so it learns from 128×128
+# Phase 2, the autoencoder, on random half-width crops (it is fully convolutional, so it learns from 96×128
 # crops and still encodes whole images). `l1` is the mean pixel error on the $[-1, 1]$ scale (×127.5 for pixel
 # levels), `kl` the KL term:
 
@@ -562,7 +566,7 @@ display(Markdown("\n".join(rows)))
 # Fill in each answer and run the cell: it checks your value against one it computes, without printing it.
 #
 # **Exercise 1.** The autoencoder halves height and width three times (8×) and has 8 latent channels. What is
-# the shape (channels, height, width) of the latents of a 128×256 image? Answer as a tuple.
+# the shape (channels, height, width) of the latents of a 96×256 image? Answer as a tuple.
 
 # %%
 latent_shape = None  # ✏️ your answer: (channels, height, width)
@@ -621,7 +625,7 @@ check_answer(passes_per_clip, FULL_RECIPE.unet_steps * FULL_RECIPE.unet_batch / 
 assert train_pixels[0].shape == (TINY_PARAMS.num_frequencies, 256), train_pixels[0].shape
 assert 500 < vocabulary_size < 2000 and all(len(tokenizer.tokenize(word)) == 1 for word in caption_words)
 assert 4e6 < unet_parameters < 7e6 and total["FULL (tiny)"] * 4 < 30e6, parameters
-assert tuple(eval_latents.shape[1:]) == (8, 16, 32), eval_latents.shape
+assert tuple(eval_latents.shape[1:]) == (8, 12, 32), eval_latents.shape
 assert vae_pixel_error < 20, vae_pixel_error
 assert velocity_error < 1e-5, velocity_error
 assert shipped_mean_loss < 0.5 < np.mean(shipped_losses["always predicting 0"]), shipped_losses

@@ -63,7 +63,7 @@ EXPECTED: dict[str, Expected] = {
         answers={"seconds_in_512_columns": "10.24"},
         values={
             "clip_seconds": lambda v: 5.0 < v < 5.2,
-            "image_size": lambda v: v == [256, 128],
+            "image_size": lambda v: v == [256, 96],
             "peak": lambda v: 0.01 < v <= 1,
         },
     ),
@@ -132,7 +132,7 @@ EXPECTED: dict[str, Expected] = {
     "04_diffusion_step_by_step.ipynb": Expected(
         answers={
             "padding_tokens": "70",
-            "latent_shape_10s": "(1, 8, 16, 64)",
+            "latent_shape_10s": "(1, 8, 12, 64)",
             "noise_overtakes_signal_at": "354",
             "unet_calls_per_step": "2",
             "unet_calls_per_clip": "40",
@@ -140,7 +140,7 @@ EXPECTED: dict[str, Expected] = {
         },
         values={
             "embedding_shape": lambda v: v == [1, 77, 128],
-            "latent_shape_now": lambda v: v == [1, 8, 16, 32],
+            "latent_shape_now": lambda v: v == [1, 8, 12, 32],
             "PREDICTION_TYPE": lambda v: v == "v_prediction",
             "guidance_error": lambda v: v < 1e-4,
             "ddim_step_error": lambda v: v < 1e-4,
@@ -176,7 +176,7 @@ EXPECTED: dict[str, Expected] = {
     ),
     "06_train_your_own.ipynb": Expected(
         answers={
-            "latent_shape": "(8, 16, 32)",
+            "latent_shape": "(8, 12, 32)",
             "conv_in_parameters": "3504",
             "v_target": "0.2",
             "zero_prediction_loss": "1",

@@ -2,13 +2,13 @@
 
 Nothing is downloaded: every clip is a :class:`~riffnb.train.captions.ClipSpec` drawn from a seeded random stream,
 rendered by :func:`riffnb.synth.render` and turned into a Riffusion spectrogram image with the tiny model's own
-parameters (:data:`TINY_PARAMS`: 22.05 kHz, 20 ms hop, 128 mel bins, so 5.12 s is a 128x256 image). The same seed
+parameters (:data:`TINY_PARAMS`: 22.05 kHz, 20 ms hop, 96 semitone bands, so 5.12 s is a 96x256 image). The same seed
 always gives the same corpus, on any machine and with any number of worker processes.
 
 Splits draw from disjoint seed ranges: ``"train"`` clips train the models, ``"eval"`` clips (seeds the model never
 saw) train and test the evaluation classifier in :mod:`riffnb.train.evaluate`.
 
-A built corpus is a folder with ``images.npy`` (uint8 ``(n, 128, 256)``, the red channel of each image, low
+A built corpus is a folder with ``images.npy`` (uint8 ``(n, 96, 256)``, the red channel of each image, low
 frequencies at the bottom as in the PNG) and ``specs.json`` (the clip specs, in the same order).
 
 Examples
@@ -18,7 +18,7 @@ Examples
 [0, 1, 2]
 >>> image = clip_image(specs[0])
 >>> image.shape, image.dtype
-((128, 256), dtype('uint8'))
+((96, 256), dtype('uint8'))
 """
 
 from __future__ import annotations
@@ -37,16 +37,20 @@ import numpy as np
 from ..params import SpectrogramParams
 from .captions import ClipSpec, random_spec
 
-#: The tiny model's spectrogram parameters: chosen for speed on a CPU (see riffnb/models/tiny/README.md).
-#: 50 columns per second and 128 mel bins up to 10 kHz; n_fft equals the 100 ms window, so no zero padding.
+#: The tiny model's spectrogram parameters: chosen for speed on a CPU and for melodies that stay in tune (see
+#: riffnb/models/tiny/README.md). 50 columns per second; 96 bands one equal-tempered semitone apart, centred on the
+#: notes E1 (41 Hz) to D#9 (9.96 kHz) to within 5 cents, so every row of the image is a note and a scale is the
+#: same pattern at every height. The 100 ms window is zero-padded to 200 ms so that the narrow low bands each
+#: cover an FFT bin.
 TINY_PARAMS = SpectrogramParams(
     sample_rate=22050,
     step_size_ms=20,
     window_duration_ms=100,
-    padded_duration_ms=100,
-    num_frequencies=128,
-    min_frequency=0,
-    max_frequency=10000,
+    padded_duration_ms=200,
+    num_frequencies=96,
+    min_frequency=39,
+    max_frequency=10548,
+    mel_scale_type="semitone",
 )
 
 #: Seconds per clip: Riffusion's 5.12 s, which is 256 columns at a 20 ms hop.
