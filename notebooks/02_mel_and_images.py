@@ -318,7 +318,8 @@ play(demo, sample_rate, label="demo clip")
 # Riffusion writes its settings into EXIF tags 11000-11080 of the PNG, so an image can be decoded without
 # knowing how it was made; tag 11080 holds the maximum $\max\mathcal{M}$ (about $10^7$ for music in int16
 # scale). riffnb adds tag 11090, the frequency scale: Riffusion only ever uses HTK mel and does not store it, but
-# an image drawn on semitone bands would decode wrongly without it (Riffusion's readers ignore the extra tag). `riffnb.image.save_image` keeps them; PIL's plain `image.save(path)` silently drops EXIF.
+# an image drawn on semitone bands would decode wrongly without it (Riffusion's readers ignore the extra tag).
+# `riffnb.image.save_image` keeps them; PIL's plain `image.save(path)` silently drops EXIF.
 
 # %%
 exif = image.getexif()
