@@ -4,8 +4,11 @@ Prompt adherence is judged by classifiers trained only on the corpus generator's
 ``"eval"`` split; see :mod:`riffnb.train.evaluate`), never on model output. Prompts are written with the held-out
 sentence frames, so they are paraphrases the model never saw in training.
 
-Whether the clips sound like music and not noise is asked twice more. Spectral flatness, of the same clips and of the
-prompts' own corpus clips through the same image and phase reconstruction. And whether melodies are in tune
+Whether the clips sound like music and not noise is asked three more ways. Spectral flatness, of the same clips and
+of the prompts' own corpus clips through the same image and phase reconstruction. Notes heard by an outside ear
+(``notes_heard``: Spotify's basic-pitch transcriber, trained on recordings, never on riffnb's audio), of the same
+clips and of those corpus clips as rendered, rebuilt from their image, and through the autoencoder. And whether
+melodies are in tune
 (``in_tune_fraction``: the share of pitched frames within 20 cents of a note of the scale), of flute and synth
 prompts at each stage from their corpus clips to generated ones: rendered, rebuilt from the image, through the
 autoencoder, riffed at low strengths (the UNet's last steps), generated; ``--tuning-only`` asks only that.
@@ -49,6 +52,7 @@ from riffnb.train.evaluate import (  # noqa: E402
     audio_features,
     check_new_folder,
     in_tune_fraction,
+    notes_heard,
     solo_specs,
     spectral_flatness,
     train_judges,
@@ -191,23 +195,44 @@ def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> 
             "after_round_trip": accuracy(map(rebuilt, vae_round_trip(pipe, images)))}
 
 
-def flatness_reference(pipe, specs: list[ClipSpec]) -> dict:
-    """Median spectral flatness of corpus clips as rendered, and after the model's image and phase reconstruction.
+def corpus_reference(pipe, specs: list[ClipSpec]) -> dict:
+    """The noise checks on corpus clips: spectral flatness as rendered and after the model's image and phase
+    reconstruction, and notes heard (per lead) as rendered, rebuilt, and rebuilt after the autoencoder's round trip.
 
-    The second is what a perfect model's clips would measure: Griffin-Lim's phase is not the original's, and a
-    little smearing makes any reconstructed sound somewhat flatter.
+    Rebuilt is what a perfect model's clips would measure: Griffin-Lim's phase is not the original's, and a little
+    smearing makes any reconstructed sound somewhat flatter. Through the autoencoder is the best the model's own
+    decoder can draw.
     """
     from riffnb.spectrogram import image_from_audio
 
-    rendered, reconstructed = [], []
+    rate = pipe.params.sample_rate
+    flatness: dict[str, list[float]] = {"rendered": [], "rebuilt": []}
+    notes: dict[str, dict[str, list[float]]] = {"rendered": {}, "rebuilt": {}, "autoencoder": {}}
     for spec in solo_specs(specs):
         samples = render_spec(spec, pipe.params)
-        rendered.append(spectral_flatness(samples))
-        image = image_from_audio(samples, pipe.params.sample_rate, pipe.params)
-        reconstructed.append(spectral_flatness(pipe.image_to_audio(image)[0]))
-    noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(CLIP_SECONDS * pipe.params.sample_rate))
-    return {"corpus_rendered": float(np.median(rendered)), "corpus_reconstructed": float(np.median(reconstructed)),
-            "corpus_reconstructed_max": float(np.max(reconstructed)), "white_noise": spectral_flatness(noise)}
+        image = image_from_audio(samples, rate, pipe.params)
+        decoded = vae_round_trip(pipe, np.asarray(image.convert("L"))[None])[0]
+        stages = {"rendered": samples, "rebuilt": pipe.image_to_audio(image)[0],
+                  "autoencoder": pipe.image_to_audio(image_of(decoded))[0]}
+        for stage, clip in stages.items():
+            notes[stage].setdefault(spec.lead, []).append(notes_heard(clip, rate))
+        flatness["rendered"].append(spectral_flatness(samples))
+        flatness["rebuilt"].append(spectral_flatness(stages["rebuilt"]))
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(CLIP_SECONDS * rate))
+    return {
+        "flatness": {"corpus_rendered": float(np.median(flatness["rendered"])),
+                     "corpus_reconstructed": float(np.median(flatness["rebuilt"])),
+                     "corpus_reconstructed_max": float(np.max(flatness["rebuilt"])),
+                     "white_noise": spectral_flatness(noise)},
+        "notes_heard": {**{f"corpus_{stage}": medians(by_lead) for stage, by_lead in notes.items()},
+                        "white_noise": notes_heard(noise, rate)},
+    }
+
+
+def medians(by_lead: dict[str, list[float]]) -> dict[str, float]:
+    """The median of each lead's values, and of all of them (``"all"``)."""
+    every = [value for values in by_lead.values() for value in values]
+    return {lead: float(np.median(values)) for lead, values in by_lead.items()} | {"all": float(np.median(every))}
 
 
 def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence[float] = TUNING_STRENGTHS) -> dict:
@@ -318,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     prompts = adherence_prompts(args.clips_per_instrument)
     correct = 0
     flatness = []
+    notes: dict[str, list[float]] = {}
     for number, (prompt, spec) in enumerate(prompts):
         clip, features = generate(prompt, seed=1000 + number)
         predicted = judges.instrument.predict(features)[0]
@@ -325,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         confusion[spec.lead][predicted] = confusion[spec.lead].get(predicted, 0) + 1
         correct += predicted == spec.lead
         flatness.append(spectral_flatness(clip.samples))
+        notes.setdefault(spec.lead, []).append(notes_heard(clip.samples, clip.sample_rate))
     results["instrument_accuracy"] = correct / len(prompts)
     results["instrument_confusion"] = confusion
     print(f"instrument adherence: {correct}/{len(prompts)} = {correct / len(prompts):.0%}", flush=True)
@@ -332,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:16s} {row}")
 
     # Does it sound like noise? Not a substitute for listening (--listen), but a number that would catch it.
-    reference = flatness_reference(pipe, [spec for _, spec in prompts])
+    references = corpus_reference(pipe, [spec for _, spec in prompts])
+    reference = references["flatness"]
     noise_like = sum(value > reference["corpus_reconstructed_max"] for value in flatness)
     results["spectral_flatness"] = {"generated": float(np.median(flatness)), **reference,
                                     "generated_flatter_than_every_corpus_clip": f"{noise_like}/{len(flatness)}"}
@@ -340,6 +368,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{np.median(flatness):.2g}, the prompts' corpus clips {reference['corpus_rendered']:.2g} as rendered and "
           f"{reference['corpus_reconstructed']:.2g} through the image and phase reconstruction; {noise_like} of "
           f"{len(flatness)} generated clips flatter than every one of those", flush=True)
+    results["notes_heard"] = {"generated": medians(notes), **references["notes_heard"]}
+    print(f"notes heard by an outside ear (basic-pitch; median share of frames with a note; white noise "
+          f"{results['notes_heard']['white_noise']:.2f}), generated / the prompts' corpus clips as rendered / rebuilt "
+          "from the image / through the autoencoder:")
+    for lead in [*notes, "all"]:
+        print(f"  {lead:16s} " + " / ".join(f"{results['notes_heard'][stage][lead]:.2f}" for stage in (
+            "generated", "corpus_rendered", "corpus_rebuilt", "corpus_autoencoder")), flush=True)
 
     for attribute, judge in (("tempo", judges.tempo), ("register", judges.register)):
         hits = 0
@@ -362,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         hits = verdicts[question].count(wanted)
         results[f"seed_prompt_{wanted.replace(' ', '_')}"] = f"{hits}/{len(seed_clips)}"
         print(f"'{SEED_PROMPT}' judged {wanted}: {hits}/{len(seed_clips)}")
+    results["notes_heard"]["seed_prompt"] = float(np.median([notes_heard(clip.samples, clip.sample_rate)
+                                                             for clip, _ in seed_clips]))
+    print(f"'{SEED_PROMPT}': notes heard {results['notes_heard']['seed_prompt']:.2f}", flush=True)
     for (clip, _), instrument, style in zip(seed_clips, verdicts["instrument"], verdicts["style"]):
         heard.append(Judged(clip, "seed prompt", "electric guitar, bossa nova", f"{instrument}, {style}"))
 

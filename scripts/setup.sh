@@ -28,6 +28,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$fingerprint" ]; then
         fi
     fi
     "${pip[@]}" install -e '.[dev]'
+    # The evaluation's outside ear (riffnb.train.evaluate.notes_heard) is basic-pitch's ONNX model, run by
+    # onnxruntime; basic-pitch's declared requirements would pull in TensorFlow, which that model does not need.
+    "${pip[@]}" install --no-deps 'basic-pitch==0.4.0'
     echo "$fingerprint" > "$stamp"
 fi
 

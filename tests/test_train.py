@@ -39,7 +39,7 @@ def load_checkpoint(workdir: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> Path:
-    """One complete smoke training run (4 VAE steps, 4 UNet steps): its work folder."""
+    """One complete smoke training run (4 VAE steps, 4 UNet steps, 3 decoder steps): its work folder."""
     workdir = tmp_path_factory.mktemp("smoke") / "work"
     train(workdir)
     return workdir
@@ -55,6 +55,7 @@ def test_smoke_training_writes_a_loadable_pipeline(smoke_run):
     settings = json.loads((folder / "riffnb.json").read_text())
     assert settings["spectrogram_params"] == dataclasses.asdict(TINY_PARAMS)
     assert settings["training"]["phase"] == "done" and settings["training"]["step"] == 4
+    assert settings["training"]["unet_steps_done"] == 4 and settings["training"]["decoder_steps_done"] == 3
     pipe = riffnb.load_pipeline(folder, device="cpu")
     assert pipe.params.sample_rate == 22050 and pipe.params.step_size_ms == 20
     assert pipe.pipeline.scheduler.config.timestep_spacing == "trailing"
@@ -71,7 +72,7 @@ def test_smoke_training_writes_a_loadable_pipeline(smoke_run):
 def test_smoke_training_logs_falling_or_finite_losses(smoke_run):
     lines = [json.loads(line) for line in (smoke_run / "metrics.jsonl").read_text().splitlines()]
     phases = {line["phase"] for line in lines}
-    assert {"vae", "latents", "unet"} <= phases
+    assert {"vae", "latents", "unet", "decoder"} <= phases
     assert all(np.isfinite(line["loss"]) for line in lines if "loss" in line)
     latents = np.load(smoke_run / "latents.npz")
     from riffnb.train.train import SMOKE_RECIPE
@@ -86,21 +87,26 @@ def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(s
     workdir.mkdir()
     # The corpus is deterministic (tested in test_corpus.py); reuse the rendered one to save time.
     shutil.copytree(smoke_run / "corpus-train", workdir / "corpus-train")
-    first = train(workdir, "--unet-steps", "2")
-    assert "stopped at phase done, step 2" in first.stdout
+    first = train(workdir, "--unet-steps", "2", "--decoder-steps", "0")
+    assert "stopped at phase done, step 2" in first.stdout and "decoder step" not in first.stdout
     halfway = load_checkpoint(workdir)
-    assert halfway["phase"] == "done" and halfway["step"] == 2
-    second = train(workdir, "--unet-steps", "4")
+    assert halfway["phase"] == "done" and halfway["step"] == 2 and halfway["decoder_step"] == 0
+    second = train(workdir, "--unet-steps", "4", "--decoder-steps", "3")
     assert "resuming" in second.stdout and "phase done, step 2" in second.stdout
-    assert "rendering" not in second.stdout and "vae step" not in second.stdout
+    assert "rendering" not in second.stdout and "vae step" not in second.stdout and "decoder step 3/3" in second.stdout
     resumed = load_checkpoint(workdir)
     straight = load_checkpoint(smoke_run)
-    assert resumed["step"] == straight["step"] == 4
-    # Optimiser moments, EMA and random streams were all restored: the weights equal the uninterrupted run's.
-    for name in ("unet", "unet_ema", "text_encoder", "text_ema"):
+    assert resumed["step"] == straight["step"] == 4 and resumed["decoder_step"] == straight["decoder_step"] == 3
+    # Optimiser moments, EMA and random streams were all restored: the weights equal the uninterrupted run's,
+    # the autoencoder's too (the decoder phase, run after the UNet, draws from streams of its own).
+    for name in ("unet", "unet_ema", "text_encoder", "text_ema", "vae"):
         for key, value in straight[name].items():
             assert torch.allclose(resumed[name][key], value, atol=1e-6), (name, key)
     assert not torch.equal(halfway["unet_ema"]["conv_in.weight"], resumed["unet_ema"]["conv_in.weight"])
+    # The decoder phase trained the decoder and left the encoder, which made the UNet's latents, as it was.
+    changed = {key.split(".")[0] for key, value in resumed["vae"].items()
+               if not torch.equal(value, halfway["vae"][key])}
+    assert changed == {"decoder", "post_quant_conv"}, changed
 
 
 def test_resuming_a_run_on_other_spectrogram_parameters_says_so(smoke_run, tmp_path):
@@ -130,7 +136,8 @@ def test_init_from_continues_an_exported_pipeline_in_a_new_workdir(smoke_run, tm
     workdir.mkdir()
     shutil.copytree(smoke_run / "corpus-train", workdir / "corpus-train")
     result = train(workdir, "--init-from", str(smoke_run / "pipeline"), "--unet-steps", "6")
-    assert "UNet step 4" in result.stdout and "vae step" not in result.stdout
+    assert "UNet step 4" in result.stdout and "decoder fine-tuned for 3 steps" in result.stdout
+    assert "vae step" not in result.stdout and "decoder step" not in result.stdout
     continued = load_checkpoint(workdir)
     assert continued["phase"] == "done" and continued["step"] == 6 and continued["unet_start_step"] == 4
     assert continued["scaling_factor"] == pytest.approx(load_checkpoint(smoke_run)["scaling_factor"])

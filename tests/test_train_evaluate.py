@@ -109,3 +109,44 @@ def test_in_tune_fraction_tells_a_melody_in_tune_from_one_between_the_notes():
     # The same samples read at a 40-cent higher rate: every note lands 40 cents sharp, between two notes.
     assert evaluate.in_tune_fraction(melody, rate * 2 ** (40 / 1200)) < 0.2
     assert np.isnan(evaluate.in_tune_fraction(render_spec(solo["drums"]), rate))
+
+
+def test_the_outside_ear_hears_notes_in_corpus_clips_and_none_once_their_harmonics_are_smeared():
+    from PIL import Image
+    from scipy.ndimage import gaussian_filter1d
+
+    import riffnb
+
+    solo = {spec.lead: spec for spec in reversed(solo_specs(corpus_specs("eval", 200)))}
+    rate = TINY_PARAMS.sample_rate
+    piano = render_spec(solo["piano"])
+    assert evaluate.note_posteriors(piano, rate).shape == (int(piano.shape[-1] * 86 / rate), 88)  # 86 frames a second
+    assert evaluate.notes_heard(piano, rate) > 0.9
+    assert evaluate.notes_heard(render_spec(solo["drums"]), rate) < 0.2
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, piano.shape[-1])
+    assert evaluate.notes_heard(noise, rate) < 0.05
+
+    def heard_from(pixels: np.ndarray) -> float:
+        image = Image.fromarray(np.clip(np.round(pixels), 0, 255).astype(np.uint8)).convert("RGB")
+        return evaluate.notes_heard(*riffnb.audio_from_image(image, params=TINY_PARAMS))
+
+    # Rebuilt from its image the piano is still heard; with every harmonic smeared over a band or two of the image
+    # (what a blurring decoder does to chords) it is not, though loudness, rhythm and pitch range are all still there.
+    pixels = image_array(piano, TINY_PARAMS).astype(float)
+    assert heard_from(pixels) > 0.8
+    assert heard_from(gaussian_filter1d(pixels, 1.5, axis=0)) < 0.05
+
+
+def test_the_outside_ear_says_how_to_install_it_when_it_is_missing(monkeypatch):
+    from importlib import metadata
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    evaluate._basic_pitch_session.cache_clear()
+    monkeypatch.setattr(metadata, "distribution", not_installed)
+    try:
+        with pytest.raises(RiffnbError, match="pip install onnxruntime && pip install --no-deps basic-pitch"):
+            evaluate.notes_heard(np.zeros(22050, np.float32), 22050)
+    finally:
+        evaluate._basic_pitch_session.cache_clear()

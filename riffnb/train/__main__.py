@@ -5,7 +5,7 @@ Examples
 ::
 
     python -m riffnb.train --smoke --workdir /tmp/tiny-smoke          # a toy run in about a minute
-    python -m riffnb.train --workdir checkpoints/tiny --out riffnb/models/tiny   # the full recipe, ~2 h on 2 cores
+    python -m riffnb.train --workdir checkpoints/tiny --out riffnb/models/tiny   # the full recipe, ~3.5 h on 2 cores
     python -m riffnb.train --workdir checkpoints/tiny --export-only --out riffnb/models/tiny
     python -m riffnb.train --workdir checkpoints/more --init-from riffnb/models/tiny --unet-steps 20000
     python -m riffnb.train --workdir checkpoints/more --unet-steps 21000 --unet-cooldown-steps 1000   # end it
@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--unet-cooldown-steps", type=int, default=None,
                         help="lower the UNet's learning rate to 10%% over its last N steps (may be set on resume; "
                              "default: constant to the end)")
+    parser.add_argument("--decoder-steps", type=int, default=None,
+                        help="steps fine-tuning the autoencoder's decoder after the UNet (may be raised on resume)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
     parser.add_argument("--corpus-workers", type=int, default=2, help="processes rendering the corpus")
     parser.add_argument("--overlap-corpus", action="store_true",
@@ -56,8 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make_trainer(args: argparse.Namespace) -> Trainer:
-    overrides = {name: getattr(args, name) for name in ("vae_steps", "unet_steps", "unet_cooldown_steps")
-                 if getattr(args, name) is not None}
+    step_names = ("vae_steps", "unet_steps", "unet_cooldown_steps", "decoder_steps")
+    overrides = {name: getattr(args, name) for name in step_names if getattr(args, name) is not None}
     return Trainer(
         args.workdir,
         SMOKE_RECIPE if args.smoke else FULL_RECIPE,
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         trainer.periodic_tasks.append((args.export_minutes * 60, lambda: export_pipeline(trainer, out)))
     started = time.time()
     trainer.run()
-    if trainer.phase in ("unet", "done"):
+    if trainer.phase in ("unet", "decoder", "done"):
         export_pipeline(trainer, out)
     log(f"stopped at phase {trainer.phase}, step {trainer.step} after {time.time() - started:.0f} s")
     return 0

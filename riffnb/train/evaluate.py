@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import html
 import os
 import re
@@ -33,7 +34,7 @@ import numpy as np
 import scipy.optimize
 
 from ..audio import atomic_output
-from ..errors import OutputExistsError
+from ..errors import OutputExistsError, RiffnbError
 from ..params import SpectrogramParams
 from .captions import ClipSpec
 from .corpus import CLIP_SECONDS, corpus_specs, image_array, render_spec
@@ -141,6 +142,74 @@ def in_tune_fraction(samples: np.ndarray, sample_rate: int, tolerance_cents: flo
     cents = 1200.0 * np.log2(pitched / reference_hz)
     off_grid = np.abs((cents + 50.0) % 100.0 - 50.0)
     return float(np.mean(off_grid <= tolerance_cents))
+
+
+#: Spotify's basic-pitch (ICASSP 2022 model, Apache-2.0), which reads 2 s windows of 22.05 kHz audio and writes
+#: 86 frames a second (256-sample hop); windows overlap by 30 frames, half of which is dropped at each side.
+BASIC_PITCH_RATE = 22050
+BASIC_PITCH_HOP = 256
+BASIC_PITCH_WINDOW = 2 * BASIC_PITCH_RATE - BASIC_PITCH_HOP
+BASIC_PITCH_OVERLAP = 30
+BASIC_PITCH_INSTALL = "pip install onnxruntime && pip install --no-deps basic-pitch==0.4.0"
+
+
+@functools.lru_cache(maxsize=1)
+def _basic_pitch_session():
+    from importlib import metadata
+
+    try:
+        import onnxruntime
+        # Located through the installed files, not imported: basic_pitch's own modules want TensorFlow.
+        model = Path(metadata.distribution("basic-pitch").locate_file(
+            "basic_pitch/saved_models/icassp_2022/nmp.onnx"))
+    except (ImportError, metadata.PackageNotFoundError):
+        model = None
+    if model is None or not model.is_file():
+        raise RiffnbError(f"notes_heard needs onnxruntime and basic-pitch's model file: {BASIC_PITCH_INSTALL} "
+                          "(--no-deps: its declared requirements pull in TensorFlow, which its ONNX model does not "
+                          "need)")
+    return onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+
+
+def note_posteriors(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """An outside ear's note probabilities: basic-pitch's ``(frames, 88)`` piano-key posteriorgram of the mono mix.
+
+    basic-pitch is a polyphonic transcriber trained on recordings of real instruments and voices (MAESTRO piano,
+    GuitarSet, MedleyDB, iKala) and on rendered MIDI (Slakh): it has never heard riffnb's corpus or model, so it
+    asks "are there notes in this?" the way a listener trained on real music would.
+    """
+    import soxr
+
+    mono = np.atleast_2d(np.asarray(samples, dtype=np.float32)).mean(axis=0)
+    if sample_rate != BASIC_PITCH_RATE:
+        mono = soxr.resample(mono, sample_rate, BASIC_PITCH_RATE).astype(np.float32)
+    frames = int(len(mono) * (BASIC_PITCH_RATE // BASIC_PITCH_HOP) / BASIC_PITCH_RATE)
+    overlap = BASIC_PITCH_OVERLAP * BASIC_PITCH_HOP
+    padded = np.concatenate([np.zeros(overlap // 2, np.float32), mono])
+    starts = range(0, len(padded), BASIC_PITCH_WINDOW - overlap)
+    windows = np.stack([np.pad(padded[start:start + BASIC_PITCH_WINDOW],
+                               (0, max(0, start + BASIC_PITCH_WINDOW - len(padded)))) for start in starts])
+    session = _basic_pitch_session()
+    (notes,) = session.run(["StatefulPartitionedCall:1"], {"serving_default_input_2:0": windows[..., None]})
+    half = BASIC_PITCH_OVERLAP // 2
+    return notes[:, half:-half].reshape(-1, notes.shape[-1])[:frames]
+
+
+def notes_heard(samples: np.ndarray, sample_rate: int, threshold: float = 0.5) -> float:
+    """Share of frames in which an outside ear (:func:`note_posteriors`) hears at least one note.
+
+    A check that a clip does not sound like noise, from a model that learnt music elsewhere: the corpus's clips
+    score 0.2-1 (drums and plucked chords low, held notes high), white noise 0.
+
+    Examples
+    --------
+    >>> t = np.arange(3 * 22050) / 22050
+    >>> notes_heard(0.3 * np.sin(2 * np.pi * 440 * t), 22050) > 0.9
+    True
+    >>> notes_heard(np.random.default_rng(0).uniform(-0.5, 0.5, 3 * 22050), 22050)
+    0.0
+    """
+    return float(np.mean(note_posteriors(samples, sample_rate).max(axis=1) > threshold))
 
 
 class SoftmaxClassifier:
@@ -341,4 +410,5 @@ def _listening_page(records: T.Sequence[dict], title: str) -> str:
 
 
 __all__ = ["JUDGE_PARAMS", "Judged", "Judges", "SoftmaxClassifier", "audio_features", "check_new_folder",
-           "image_features", "solo_specs", "spectral_flatness", "train_judges", "write_listening_sheet"]
+           "image_features", "in_tune_fraction", "note_posteriors", "notes_heard", "solo_specs", "spectral_flatness",
+           "train_judges", "write_listening_sheet"]
