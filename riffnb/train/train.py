@@ -89,8 +89,8 @@ class Recipe:
     unet_cooldown_steps: int = 0
     #: The joint autoencoder steps leave a decoder that smears the harmonics of chords into bands: an outside ear
     #: (:func:`~riffnb.train.evaluate.notes_heard`) heard notes in 35% of the frames of the evaluation's corpus
-    #: clips after the round trip, 72% without it. These steps, on the frozen encoder's latents, gave 80% in a
-    #: trial (73% after 3000; generated clips 3% -> 20%, 16% after 3000).
+    #: clips after the round trip, 72% without it. These steps, on the frozen encoder's latents, took it to 81%
+    #: (a 3000-step trial: 73%) and generated clips from 3% to 25% (the model card has the figures).
     decoder_steps: int = 8000
     decoder_lr: float = 3e-4
     warmup_steps: int = 200
