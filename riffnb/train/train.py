@@ -116,6 +116,7 @@ SMOKE_RECIPE = Recipe(
 #: How the exported model samples when a call does not say (written into its ``riffnb.json``).
 SAMPLING_DEFAULTS = SamplingDefaults(steps=20, guidance=7.0, width=IMAGE_WIDTH, scheduler="dpm++")
 
+
 def log(message: str) -> None:
     """Print a time-stamped line (training runs for hours under nohup; the stamp says when)."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S")
