@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import scipy.optimize
 
-from ..audio import atomic_output
+from ..audio import atomic_output, resample
 from ..errors import OutputExistsError, RiffnbError
 from ..params import SpectrogramParams
 from .captions import ClipSpec
@@ -178,11 +178,8 @@ def note_posteriors(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     GuitarSet, MedleyDB, iKala) and on rendered MIDI (Slakh): it has never heard riffnb's corpus or model, so it
     asks "are there notes in this?" the way a listener trained on real music would.
     """
-    import soxr
-
     mono = np.atleast_2d(np.asarray(samples, dtype=np.float32)).mean(axis=0)
-    if sample_rate != BASIC_PITCH_RATE:
-        mono = soxr.resample(mono, sample_rate, BASIC_PITCH_RATE).astype(np.float32)
+    mono = resample(mono, sample_rate, BASIC_PITCH_RATE).astype(np.float32)
     frames = int(len(mono) * (BASIC_PITCH_RATE // BASIC_PITCH_HOP) / BASIC_PITCH_RATE)
     overlap = BASIC_PITCH_OVERLAP * BASIC_PITCH_HOP
     padded = np.concatenate([np.zeros(overlap // 2, np.float32), mono])
