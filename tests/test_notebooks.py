@@ -180,7 +180,7 @@ EXPECTED: dict[str, Expected] = {
             "conv_in_parameters": "3504",
             "v_target": "0.2",
             "zero_prediction_loss": "1",
-            "passes_per_clip": "150.05",
+            "passes_per_clip": "190.05",
         },
         values={
             "vocabulary_size": lambda v: 500 < v < 2000,

@@ -5,7 +5,7 @@ Examples
 ::
 
     python -m riffnb.train --smoke --workdir /tmp/tiny-smoke          # a toy run in about a minute
-    python -m riffnb.train --workdir checkpoints/tiny --out riffnb/models/tiny   # the full recipe, ~3.5 h on 2 cores
+    python -m riffnb.train --workdir checkpoints/tiny --out riffnb/models/tiny   # the full recipe, ~4 h on 2 cores
     python -m riffnb.train --workdir checkpoints/tiny --export-only --out riffnb/models/tiny
     python -m riffnb.train --workdir checkpoints/more --init-from riffnb/models/tiny --unet-steps 20000
     python -m riffnb.train --workdir checkpoints/more --unet-steps 21000 --unet-cooldown-steps 1000   # end it

@@ -100,7 +100,7 @@ class GeneratePanel(Panel, GenerationSettings):
         Generate, or a pipeline you loaded.
     prompt, negative_prompt, seed, steps, guidance, width, scheduler
         Starting values of the controls; for steps, guidance, width (in image columns) and scheduler None takes
-        the model's defaults (tiny: 20 steps, guidance 7, 256 columns = 5.12 s; Riffusion: 30, 7, 512 = 5.12 s).
+        the model's defaults (tiny: 20 steps, guidance 4, 256 columns = 5.12 s; Riffusion: 30, 7, 512 = 5.12 s).
 
     Attributes
     ----------
