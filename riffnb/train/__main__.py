@@ -7,10 +7,14 @@ Examples
     python -m riffnb.train --smoke --workdir /tmp/tiny-smoke          # a toy run in about a minute
     python -m riffnb.train --workdir checkpoints/tiny --out riffnb/models/tiny   # the full recipe, ~4 h on 2 cores
     python -m riffnb.train --workdir checkpoints/tiny --export-only --out riffnb/models/tiny
-    python -m riffnb.train --workdir checkpoints/more --init-from riffnb/models/tiny --unet-steps 20000
-    python -m riffnb.train --workdir checkpoints/more --unet-steps 21000 --unet-cooldown-steps 1000   # end it
+    # train on with the learning rate kept up, then end with a cool-down:
+    python -m riffnb.train --workdir checkpoints/more --init-from riffnb/models/tiny --unet-steps 20000 \\
+        --unet-cooldown-steps 0
+    python -m riffnb.train --workdir checkpoints/more --unet-steps 21000 --unet-cooldown-steps 1000
 
-Run the same command again to continue an interrupted run; ``--unet-steps`` may be raised to train longer.
+Run the same command again to continue an interrupted run; ``--unet-steps`` may be raised to train longer. Once a
+cool-down has run, a longer run raises the learning rate again (a warm restart), so give ``--unet-cooldown-steps 0``
+until the length is final.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--unet-steps", type=int, default=None, help="UNet steps (may be raised on resume)")
     parser.add_argument("--unet-cooldown-steps", type=int, default=None,
                         help="lower the UNet's learning rate to 10%% over its last N steps (may be set on resume; "
-                             "default: constant to the end)")
+                             f"default: the recipe's, {FULL_RECIPE.unet_cooldown_steps}, none with --smoke; give 0 "
+                             "while a run may still be lengthened)")
     parser.add_argument("--decoder-steps", type=int, default=None,
                         help="steps fine-tuning the autoencoder's decoder after the UNet (may be raised on resume)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
