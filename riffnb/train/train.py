@@ -82,7 +82,8 @@ class Recipe:
     #: only between steps 9178 and 11254, and training on at this rate measured worse (128 bands); cooling down from
     #: 11254 instead sharpened the chords an outside ear hears (generated clips: notes heard 0.25 -> 0.42 at the
     #: sampling defaults); holding the rate to 20000 before the same cool-down did not (0.41, and instrument
-    #: adherence 89% -> 80%). The model card has the tables.
+    #: adherence 89% -> 80%), nor did 3000 more steps cooling from 1e-4 to 1e-5 (0.46, the chords barely moved,
+    #: adherence 87%). The model card has the tables.
     unet_steps: int = 14254
     unet_batch: int = 32
     unet_lr: float = 1e-3
