@@ -83,7 +83,7 @@ class Recipe:
     #: 11254 instead sharpened the chords an outside ear hears (generated clips: notes heard 0.25 -> 0.42 at the
     #: sampling defaults); holding the rate to 20000 before the same cool-down did not (0.41, and instrument
     #: adherence 89% -> 80%), nor did 3000 more steps cooling from 1e-4 to 1e-5 (0.46, the chords barely moved,
-    #: adherence 87%). The model card has the tables.
+    #: adherence 87%). riffnb/models/tiny/HISTORY.md has the tables.
     unet_steps: int = 14254
     unet_batch: int = 32
     unet_lr: float = 1e-3
@@ -93,7 +93,7 @@ class Recipe:
     #: The joint autoencoder steps leave a decoder that smears the harmonics of chords into bands: an outside ear
     #: (:func:`~riffnb.train.evaluate.notes_heard`) heard notes in 35% of the frames of the evaluation's corpus
     #: clips after the round trip, 72% without it. These steps, on the frozen encoder's latents, took it to 81%
-    #: (a 3000-step trial: 73%) and generated clips from 3% to 25% (the model card has the figures).
+    #: (a 3000-step trial: 73%) and generated clips from 3% to 25% (riffnb/models/tiny/HISTORY.md).
     decoder_steps: int = 8000
     decoder_lr: float = 3e-4
     warmup_steps: int = 200
@@ -118,7 +118,8 @@ SMOKE_RECIPE = Recipe(
 
 #: How the exported model samples when a call does not say (written into its ``riffnb.json``). Guidance 4, not
 #: Riffusion's 7: for the cooled-down UNet it gave the seed prompt its electric guitar more often (8 vs 5 of 17
-#: seeds), more notes heard and better tempo adherence, at one clip less instrument adherence (the model card).
+#: seeds), more notes heard and better tempo adherence, at one clip less instrument adherence
+#: (riffnb/models/tiny/HISTORY.md).
 SAMPLING_DEFAULTS = SamplingDefaults(steps=20, guidance=4.0, width=IMAGE_WIDTH, scheduler="dpm++")
 
 
