@@ -22,11 +22,23 @@ from .errors import InvalidAudioError, OutputExistsError, RiffnbError
 def as_channels(samples: np.ndarray) -> np.ndarray:
     """``samples`` as a float64 array ``(channels, n)``: a 1-D signal becomes one channel.
 
+    Integer samples are PCM, as ``scipy.io.wavfile.read`` and ``soundfile.read(..., dtype="int16")`` return them,
+    and are scaled to [-1, 1): int16 by 1/32768, unsigned 8-bit WAV around its midpoint 128.
+
     Raises :class:`InvalidAudioError` for empty audio, NaN or infinite samples, or more than two dimensions.
+
+    Examples
+    --------
+    >>> as_channels(np.array([16384, -32768], dtype=np.int16)).tolist()
+    [[0.5, -1.0]]
     """
     array = np.asarray(samples)
     if array.dtype.kind not in "fiu":
         raise InvalidAudioError(f"audio samples must be numbers, got dtype {array.dtype}")
+    if array.dtype.kind in "iu":
+        full_scale = 2.0 ** (8 * array.dtype.itemsize - 1)
+        offset = full_scale if array.dtype.kind == "u" else 0.0
+        array = (array.astype(np.float64) - offset) / full_scale
     array = array.astype(np.float64, copy=False)
     if array.ndim == 1:
         array = array[None, :]

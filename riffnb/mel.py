@@ -93,6 +93,13 @@ def mel_filterbank(
     ((512, 8821), False)
     """
     f_max = sample_rate / 2 if f_max is None else f_max
+    if sample_rate <= 0 or n_fft <= 0 or n_mels <= 0:
+        raise ValueError(f"sample_rate, n_fft and n_mels must be positive, got {sample_rate}, {n_fft}, {n_mels}")
+    if not 0 <= f_min < f_max <= sample_rate / 2:
+        raise ValueError(f"need 0 <= f_min < f_max <= sample_rate / 2, got f_min={f_min}, f_max={f_max}, "
+                         f"sample_rate / 2 = {sample_rate / 2:g}")
+    if mel_scale == "semitone" and f_min <= 0:
+        raise ValueError("a semitone scale has no band at 0 Hz: pass f_min > 0 (e.g. 39 Hz, just below E1)")
     n_freqs = n_fft // 2 + 1
     bin_frequencies = np.linspace(0, sample_rate // 2, n_freqs)
     edges = mel_to_hz(np.linspace(hz_to_mel(f_min, mel_scale), hz_to_mel(f_max, mel_scale), n_mels + 2), mel_scale)
@@ -150,7 +157,8 @@ class _MelInverse:
 
 
 # Keyed by the filterbank's id; holding the array keeps that id from being reused. mel_filterbank's cache hands
-# out the same array for the same parameters, so the usual case factorises once per parameter set.
+# out the same read-only array for the same parameters, so the usual case factorises once per parameter set.
+# Writable filterbanks are not cached: one edited in place keeps its id, and its old factorisation would be wrong.
 _inverses: dict[int, tuple[np.ndarray, _MelInverse]] = {}
 _MAX_CACHED_INVERSES = 16
 
@@ -173,6 +181,9 @@ def linear_from_mel(mel: np.ndarray, filterbank: np.ndarray, n_iter: int = 0) ->
     mel = np.asarray(mel, dtype=np.float64)
     if mel.ndim < 2 or mel.shape[-2] != filterbank.shape[0]:
         raise ValueError(f"mel must be (..., {filterbank.shape[0]}, frames), got shape {mel.shape}")
+    filterbank = np.asarray(filterbank)
+    if filterbank.flags.writeable:
+        return _MelInverse(filterbank)(mel, n_iter)
     cached = _inverses.get(id(filterbank))
     if cached is None:
         if len(_inverses) >= _MAX_CACHED_INVERSES:

@@ -65,7 +65,10 @@ class SpectrogramParams:
     max_frequency: int = 10000
     mel_scale_norm: T.Optional[str] = None
     mel_scale_type: str = "htk"
-    num_griffin_lim_iters: int = 32
+    #: Griffin-Lim iterations :func:`riffnb.spectrogram.audio_from_spectrogram` runs unless told ``n_iter``. None
+    #: (the default) leaves it to :func:`riffnb.phase.reconstruct_audio`'s own, 16 after a PGHI start; Riffusion sets
+    #: 32, for plain Griffin-Lim from random phase.
+    num_griffin_lim_iters: T.Optional[int] = None
     power_for_image: float = 0.25
 
     def __post_init__(self) -> None:
@@ -87,6 +90,10 @@ class SpectrogramParams:
             problems.append("a semitone scale has no band at 0 Hz: min_frequency must be positive")
         if self.mel_scale_norm not in (None, "slaney"):
             problems.append(f"mel_scale_norm must be None or 'slaney', got {self.mel_scale_norm!r}")
+        if self.num_griffin_lim_iters is not None and not (
+            isinstance(self.num_griffin_lim_iters, int) and self.num_griffin_lim_iters >= 0
+        ):
+            problems.append(f"num_griffin_lim_iters must be None or an integer >= 0, got {self.num_griffin_lim_iters!r}")
         if self.power_for_image <= 0:
             problems.append(f"power_for_image must be positive, got {self.power_for_image}")
         if not problems and not 0 < self.hop_length <= self.win_length <= self.n_fft:

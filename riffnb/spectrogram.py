@@ -97,8 +97,9 @@ def audio_from_spectrogram(
 
     The mel scale is inverted with :func:`riffnb.mel.linear_from_mel` (``mel_n_iter`` non-negative refinement
     steps) and the phase rebuilt by :func:`riffnb.phase.reconstruct_audio`, which takes ``phase_options``
-    (``algorithm``, ``init``, ``n_iter``, ``momentum``, ``seed``, ``callback``, ``backend``, ...). With
-    ``normalize`` the result is levelled like Riffusion's output (-12 dBFS, then peak-normalised).
+    (``algorithm``, ``init``, ``n_iter``, ``momentum``, ``seed``, ``callback``, ``backend``, ...); ``n_iter``
+    defaults to ``params.num_griffin_lim_iters`` when that is set. With ``normalize`` the result is levelled like
+    Riffusion's output (-12 dBFS, then peak-normalised).
     """
     params = params or SpectrogramParams()
     spectrogram = np.asarray(spectrogram)
@@ -107,6 +108,8 @@ def audio_from_spectrogram(
             f"spectrogram must be (channels, {params.num_frequencies}, frames) for these parameters, "
             f"got shape {spectrogram.shape}"
         )
+    if params.num_griffin_lim_iters is not None:
+        phase_options.setdefault("n_iter", params.num_griffin_lim_iters)
     linear = linear_from_mel(spectrogram, filterbank_for(params), n_iter=mel_n_iter)
     samples = reconstruct_audio(
         linear,

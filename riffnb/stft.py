@@ -8,9 +8,18 @@ on both sides so that frame ``t`` is centred on sample ``t * hop_length``. Array
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import scipy.fft
 import scipy.signal
+
+
+def _check_positive_ints(**sizes: object) -> None:
+    """Raise ``ValueError`` naming the first size that is not a positive integer (None means "default")."""
+    for name, value in sizes.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0):
+            raise ValueError(f"{name} must be a positive integer number of samples, got {value!r}")
 
 
 def get_window(window: str | np.ndarray, win_length: int, n_fft: int | None = None) -> np.ndarray:
@@ -41,10 +50,9 @@ def get_window(window: str | np.ndarray, win_length: int, n_fft: int | None = No
 
 
 def num_frames(length: int, hop_length: int, n_fft: int, center: bool = True) -> int:
-    """Frames the STFT of ``length`` samples has (``1 + length // hop_length`` when centred)."""
-    if center:
-        return 1 + length // hop_length
-    return 1 + (length - n_fft) // hop_length
+    """Frames the STFT of ``length`` samples has (``1 + length // hop_length`` when centred with an even ``n_fft``)."""
+    padded_length = length + 2 * (n_fft // 2) if center else length
+    return 1 + (padded_length - n_fft) // hop_length
 
 
 def frame_signal(
@@ -92,6 +100,7 @@ def stft(
     >>> S.shape, int(np.abs(S[:, 50]).argmax() * 44100 / 17640)
     ((8821, 101), 1000)
     """
+    _check_positive_ints(n_fft=n_fft, hop_length=hop_length, win_length=win_length)
     win_length = n_fft if win_length is None else win_length
     padded_window = get_window(window, win_length, n_fft)
     frames = frame_signal(np.asarray(samples, dtype=np.float64), n_fft, hop_length, center, pad_mode)
@@ -111,10 +120,30 @@ def istft(
     """Inverse STFT by weighted overlap-add: the least-squares signal whose STFT is closest to ``stft_matrix``.
 
     ``stft_matrix`` is ``(..., n_fft // 2 + 1, frames)``; returns ``(..., n)``, trimmed to ``length`` when given.
-    Matches ``torch.istft`` and ``librosa.istft`` with the same arguments.
+    Matches ``torch.istft`` and ``librosa.istft`` with the same arguments. The sizes come in librosa's order,
+    ``hop_length, win_length, n_fft``, not :func:`stft`'s: passing them by keyword avoids the mix-up, and an
+    ``n_fft`` that does not fit the matrix's rows is refused.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(size=4096)
+    >>> S = stft(x, n_fft=1024, hop_length=256, win_length=512)
+    >>> y = istft(S, hop_length=256, win_length=512, n_fft=1024, length=x.size)
+    >>> bool(np.allclose(x, y))
+    True
     """
     stft_matrix = np.asarray(stft_matrix)
-    n_fft = 2 * (stft_matrix.shape[-2] - 1) if n_fft is None else n_fft
+    _check_positive_ints(hop_length=hop_length, win_length=win_length, n_fft=n_fft, length=length)
+    if stft_matrix.ndim < 2:
+        raise ValueError(f"stft_matrix must be (..., frequencies, frames), got shape {stft_matrix.shape}")
+    rows = stft_matrix.shape[-2]
+    if n_fft is not None and n_fft // 2 + 1 != rows:
+        raise ValueError(
+            f"n_fft={n_fft} does not fit an STFT with {rows} frequency rows (n_fft // 2 + 1 rows, so n_fft is "
+            f"{2 * (rows - 1)} or {2 * rows - 1}); istft takes (stft_matrix, hop_length, win_length, n_fft), "
+            "librosa's order: pass the sizes by keyword"
+        )
+    n_fft = 2 * (rows - 1) if n_fft is None else n_fft
     win_length = n_fft if win_length is None else win_length
     padded_window = get_window(window, win_length, n_fft)
     frames = scipy.fft.irfft(np.swapaxes(stft_matrix, -1, -2), n=n_fft, axis=-1, workers=-1) * padded_window

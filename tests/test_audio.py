@@ -309,3 +309,15 @@ def test_normalize_options():
 def test_as_channels_reports_empty_audio_as_empty():
     with pytest.raises(InvalidAudioError, match="audio is empty"):
         as_channels(np.zeros((1, 0)))
+
+
+def test_integer_pcm_is_scaled_to_full_scale_floats(tmp_path):
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(22050) / 22050)
+    as_int16 = np.round(tone * 32767).astype(np.int16)
+    as_uint8 = np.round(tone * 127 + 128).astype(np.uint8)
+    assert np.abs(as_channels(as_int16)[0] - tone).max() < 1e-4
+    assert np.abs(as_channels(as_uint8)[0] - tone).max() < 1e-2
+    # A file written from scipy.io.wavfile-style int16 keeps its level instead of clipping to a square wave.
+    save_audio(tmp_path / "tone.wav", as_int16, 22050)
+    loaded, _ = load_audio(tmp_path / "tone.wav")
+    assert np.abs(loaded).max() == pytest.approx(0.5, abs=1e-3)

@@ -105,3 +105,23 @@ def test_wrong_shape_is_reported(riffusion_fb):
         linear_from_mel(np.ones((100, 5)), riffusion_fb)
     with pytest.raises(ValueError, match="8821"):
         mel_from_linear(np.ones((100, 5)), riffusion_fb)
+
+
+def test_an_edited_filterbank_is_inverted_afresh():
+    fb = np.array(mel_filterbank(22050, 2048, 64, 20, 8000))
+    S = np.abs(np.random.default_rng(0).normal(size=(1025, 3)))
+    linear_from_mel(mel_from_linear(S, fb), fb)
+    fb *= 2
+    M = mel_from_linear(S, fb)
+    assert np.linalg.norm(mel_from_linear(linear_from_mel(M, fb), fb) - M) / np.linalg.norm(M) < 0.05
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(sample_rate=22050, n_fft=2048, n_mels=64, mel_scale="semitone"), "semitone scale has no band at 0 Hz"),
+    (dict(sample_rate=22050, n_fft=2048, n_mels=64, f_min=8000, f_max=4000), "need 0 <= f_min < f_max"),
+    (dict(sample_rate=22050, n_fft=2048, n_mels=64, f_max=20000), "need 0 <= f_min < f_max"),
+    (dict(sample_rate=22050, n_fft=2048, n_mels=0), "must be positive"),
+])
+def test_filterbank_refuses_impossible_bands(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        mel_filterbank(**kwargs)

@@ -15,7 +15,7 @@ def test_defaults_are_riffusions():
     assert (p.stereo, p.sample_rate, p.num_frequencies, p.min_frequency, p.max_frequency) == (
         False, 44100, 512, 0, 10000
     )
-    assert (p.mel_scale_norm, p.mel_scale_type, p.num_griffin_lim_iters, p.power_for_image) == (None, "htk", 32, 0.25)
+    assert (p.mel_scale_norm, p.mel_scale_type, p.num_griffin_lim_iters, p.power_for_image) == (None, "htk", None, 0.25)
     assert p.duration_of(512) == pytest.approx(5.12)
     assert p.columns_for(5.12) == 512
 

@@ -74,3 +74,19 @@ def test_exif_survives_copies_and_crops(clip):
     for derived in (image.copy(), image.crop((0, 0, 50, 128)), image.convert("RGB")):
         assert params_from_image(derived) == params
         assert derived.getexif()[ExifTags.MAX_VALUE] == image.getexif()[ExifTags.MAX_VALUE]
+
+
+def test_griffin_lim_iterations_come_from_the_params(clip):
+    from riffnb.spectrogram import audio_from_spectrogram
+
+    spectrogram = spectrogram_from_audio(clip[:22050], 44100)
+    for params, expected in ((SpectrogramParams(), 16), (SpectrogramParams(num_griffin_lim_iters=3), 3)):
+        seen = []
+        audio_from_spectrogram(spectrogram, params, callback=lambda i, *_: seen.append(i))
+        assert max(seen) == expected
+    seen = []
+    audio_from_spectrogram(spectrogram, SpectrogramParams(num_griffin_lim_iters=3), n_iter=5,
+                           callback=lambda i, *_: seen.append(i))
+    assert max(seen) == 5
+    with pytest.raises(Exception, match="num_griffin_lim_iters must be None or an integer >= 0"):
+        SpectrogramParams(num_griffin_lim_iters=-1)

@@ -60,3 +60,21 @@ def test_frames_are_centred_on_hops():
 def test_too_short_for_reflect_padding_says_so():
     with pytest.raises(ValueError, match="too short"):
         stft(np.ones(100), 17640, 441, 4410)
+
+
+def test_istft_refuses_sizes_in_stfts_order_and_bad_sizes(music):
+    S = stft(music, 2048, 512, 1024)
+    with pytest.raises(ValueError, match="librosa's order: pass the sizes by keyword"):
+        istft(S, 2048, 512, 1024)
+    for bad in ({"hop_length": 0}, {"hop_length": 2.5}, {"win_length": -1}):
+        with pytest.raises(ValueError, match=f"{next(iter(bad))} must be a positive integer"):
+            stft(music, 2048, **{"hop_length": 512, **bad})
+    with pytest.raises(ValueError, match="length must be a positive integer"):
+        istft(S, 512, 1024, 2048, length=-5)
+
+
+@pytest.mark.parametrize("n_fft", [1023, 1024])
+def test_num_frames_counts_what_stft_returns(n_fft):
+    x = np.zeros(10000)
+    for center in (True, False):
+        assert stft(x, n_fft, 100, center=center).shape[-1] == num_frames(x.size, 100, n_fft, center=center)
