@@ -32,7 +32,15 @@ def as_channels(samples: np.ndarray) -> np.ndarray:
     >>> as_channels(np.array([16384, -32768], dtype=np.int16)).tolist()
     [[0.5, -1.0]]
     """
-    array = np.asarray(samples)
+    if isinstance(samples, tuple) and len(samples) == 2 and np.ndim(samples[1]) == 0:
+        raise InvalidAudioError(
+            "got a (samples, sample_rate) pair where audio samples were expected; pass its first item "
+            "(e.g. samples, sample_rate = load_audio(path))"
+        )
+    try:
+        array = np.asarray(samples)
+    except ValueError:
+        raise InvalidAudioError("audio samples must be one array (n,) or (channels, n) of equal-length channels") from None
     if array.dtype.kind not in "fiu":
         raise InvalidAudioError(f"audio samples must be numbers, got dtype {array.dtype}")
     if array.dtype.kind in "iu":
@@ -56,16 +64,48 @@ def as_channels(samples: np.ndarray) -> np.ndarray:
     return array
 
 
+def check_sample_rate(sample_rate: T.Any, name: str = "sample_rate") -> int:
+    """``sample_rate`` as an int, or :class:`InvalidAudioError` if it is not a positive whole number of Hz.
+
+    Examples
+    --------
+    >>> check_sample_rate(22050.0)
+    22050
+    """
+    if isinstance(sample_rate, (bool, np.bool_)):
+        raise InvalidAudioError(
+            f"{name} must be a positive whole number of Hz, got {sample_rate!r} (is it meant for another argument, "
+            "e.g. mono=True?)"
+        )
+    try:
+        whole = int(sample_rate)
+        exact = whole == sample_rate
+    except (TypeError, ValueError, OverflowError):
+        exact = False
+    if not exact or whole <= 0:
+        raise InvalidAudioError(f"{name} must be a positive whole number of Hz, got {sample_rate!r}")
+    return whole
+
+
 def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     """Resample ``(channels, n)`` or ``(n,)`` audio from ``orig_sr`` to ``target_sr`` with soxr (high quality)."""
+    orig_sr, target_sr = check_sample_rate(orig_sr, "orig_sr"), check_sample_rate(target_sr, "target_sr")
+    array = np.asarray(samples)
+    if array.ndim not in (1, 2) or (array.ndim == 2 and array.shape[0] > array.shape[1]):
+        raise InvalidAudioError(
+            f"resample takes (n,) or (channels, n) audio, got shape {array.shape}; transpose soundfile's "
+            "(n, channels) arrays"
+        )
     if orig_sr == target_sr:
         return samples
-    if orig_sr <= 0 or target_sr <= 0:
-        raise InvalidAudioError(f"sample rates must be positive, got {orig_sr} and {target_sr}")
     import soxr
 
-    resampled = soxr.resample(np.asarray(samples).T, orig_sr, target_sr, quality="HQ")
-    return resampled.T
+    resampled = soxr.resample(array.T, orig_sr, target_sr, quality="HQ").T
+    if resampled.shape[-1] == 0:
+        raise InvalidAudioError(
+            f"{array.shape[-1]} samples at {orig_sr} Hz make no sample at {target_sr} Hz; pass longer audio"
+        )
+    return resampled
 
 
 def mix_to_channels(samples: np.ndarray, num_channels: int) -> np.ndarray:
@@ -121,6 +161,8 @@ def load_audio(
     import soundfile
 
     path = os.fspath(path)
+    if sample_rate is not None:
+        sample_rate = check_sample_rate(sample_rate)
     if not os.path.exists(path):
         raise InvalidAudioError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -317,6 +359,7 @@ def save_audio(
     path = os.fspath(path)
     file_format, subtype = audio_format_for(path, format)
     samples = as_channels(samples)
+    sample_rate = check_sample_rate(sample_rate)
     if file_format not in soundfile.available_formats():
         raise RiffnbError(
             f"this soundfile (libsndfile {soundfile.__libsndfile_version__}) cannot write {file_format}; "

@@ -12,7 +12,7 @@ import typing as T
 
 import numpy as np
 
-from .audio import as_channels, mix_to_channels
+from .audio import as_channels, check_sample_rate, mix_to_channels
 from .errors import InvalidAudioError
 
 #: Seconds in one 512-column image at Riffusion's default parameters (512 hops of 10 ms).
@@ -132,6 +132,11 @@ def crossfade_concatenate(
     """
     if curve not in CROSSFADE_CURVES:
         raise ValueError(f"curve must be one of {CROSSFADE_CURVES}, got {curve!r}")
+    if isinstance(clips, np.ndarray):
+        raise InvalidAudioError(
+            f"crossfade_concatenate takes a list of clips, got one array of shape {clips.shape}; "
+            "wrap it in a list, or pass [clip_1, clip_2, ...]"
+        )
     arrays = [as_channels(clip.samples if isinstance(clip, AudioClip) else clip) for clip in clips]
     if not arrays:
         raise InvalidAudioError("no clips to join")
@@ -193,13 +198,19 @@ def map_clips(
     length = clips[0].samples.shape[-1]
     results = []
     for clip in clips:
-        result = as_channels(function(clip.samples))[:, :length]
+        output = function(clip.samples)
+        if not isinstance(output, np.ndarray):
+            raise InvalidAudioError(
+                f"the function given to map_clips must return audio as an array, got {type(output).__name__}; "
+                "for a (samples, sample_rate) pair such as audio_from_image's, return its [0]"
+            )
+        result = as_channels(output)[:, :length]
         results.append(np.pad(result, ((0, 0), (0, length - result.shape[-1]))))
     return crossfade_concatenate(results, sample_rate, overlap_s, curve)[:, : samples.shape[-1]]
 
 
 def _clip_length(duration_s: float, sample_rate: int) -> int:
-    length = num_samples(duration_s, sample_rate)
+    length = num_samples(duration_s, check_sample_rate(sample_rate))
     if length < 1:
         raise ValueError(f"clip duration must be positive, got {duration_s} s")
     return length

@@ -35,6 +35,7 @@ def image_from_spectrogram(spectrogram: np.ndarray, power: float = 0.25) -> Imag
     >>> image.size, image.mode, np.asarray(image)[..., 0].tolist()
     ((2, 2), 'RGB', [[85, 0], [255, 170]])
     """
+    _check_power(power)
     spectrogram = np.asarray(spectrogram)
     if spectrogram.ndim != 3 or spectrogram.shape[0] not in (1, 2):
         raise ValueError(f"spectrogram must be (channels, freq, time) with 1 or 2 channels, got shape {spectrogram.shape}")
@@ -68,10 +69,18 @@ def tag_image(image: Image.Image, tags: T.Mapping[int, T.Any]) -> Image.Image:
     return image
 
 
+def _check_power(power: float) -> None:
+    if not power > 0:
+        raise InvalidImageError(f"power must be positive (Riffusion's is 0.25), got {power!r}")
+
+
 def spectrogram_from_image(
-    image: Image.Image, power: float = 0.25, stereo: bool = False, max_value: float = DEFAULT_MAX_VALUE
+    image: T.Union[Image.Image, str, os.PathLike],
+    power: float = 0.25,
+    stereo: bool = False,
+    max_value: float = DEFAULT_MAX_VALUE,
 ) -> np.ndarray:
-    """Decode Riffusion's image into a float32 magnitude spectrogram ``(channels, freq, time)``.
+    """Decode Riffusion's image (or the path of one) into a float32 magnitude spectrogram ``(channels, freq, time)``.
 
     Mono reads the red channel (all three are equal in a mono image), stereo green (left) and blue (right).
 
@@ -82,6 +91,8 @@ def spectrogram_from_image(
     >>> back.shape, bool(np.abs(back - S).max() < 0.1)
     ((1, 8, 5), True)
     """
+    _check_power(power)
+    image = load_image(image)
     check_image_mode(image)
     data = np.asarray(image.convert("RGB").transpose(Image.Transpose.FLIP_TOP_BOTTOM)).transpose(2, 0, 1)
     data = data[[1, 2]] if stereo else data[0:1]
@@ -129,6 +140,11 @@ def load_image(image: T.Union[Image.Image, str, os.PathLike]) -> Image.Image:
     """Open and fully read an image, turning a missing, truncated or non-image file into one clear error."""
     if isinstance(image, Image.Image):
         return image
+    if not isinstance(image, (str, os.PathLike)):
+        raise InvalidImageError(
+            f"expected a PIL image or the path of one, got {type(image).__name__}; "
+            "turn a spectrogram array into an image with riffnb.image.image_from_spectrogram"
+        )
     path = os.fspath(image)
     if not os.path.exists(path):
         raise InvalidImageError(f"{path}: no such file")
@@ -177,6 +193,13 @@ def save_image(image: Image.Image, path: T.Union[str, os.PathLike], *, overwrite
     PIL's own ``image.save(path)`` drops EXIF unless given ``exif=image.getexif()``; this keeps Riffusion's tags
     so the file decodes with the parameters it was made with. A missing folder is created.
     """
+    if not isinstance(image, Image.Image):
+        raise InvalidImageError(
+            f"save_image takes (image, path), got a {type(image).__name__} as the image; "
+            "make one with riffnb.image.image_from_spectrogram or riffnb.image_from_audio"
+        )
     image_format = image_format_for(path)
+    if image_format == "JPEG" and image.mode not in ("RGB", "L"):
+        raise InvalidImageError(f"JPEG cannot hold a {image.mode} image; save it as .png, or convert('RGB') first")
     with atomic_output(path, overwrite) as temporary:
         image.save(temporary, format=image_format, exif=image.getexif())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import numbers
 import typing as T
 
 from .errors import InvalidImageError, InvalidParamsError
@@ -73,9 +74,14 @@ class SpectrogramParams:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.sample_rate <= 0:
-            problems.append(f"sample_rate must be positive, got {self.sample_rate}")
-        if not 0 <= self.min_frequency < self.max_frequency <= self.sample_rate / 2:
+        if isinstance(self.sample_rate, numbers.Real) and not isinstance(self.sample_rate, bool) and (
+            float(self.sample_rate).is_integer()
+        ):
+            # 22050.0 (or numpy's 22050) from a file or arithmetic means 22050; the STFT sizes need a Python int.
+            object.__setattr__(self, "sample_rate", int(self.sample_rate))
+        if isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
+            problems.append(f"sample_rate must be a positive whole number of Hz, got {self.sample_rate!r}")
+        if not problems and not 0 <= self.min_frequency < self.max_frequency <= self.sample_rate / 2:
             problems.append(
                 f"need 0 <= min_frequency < max_frequency <= sample_rate/2, got {self.min_frequency}, "
                 f"{self.max_frequency}, {self.sample_rate / 2:g}"

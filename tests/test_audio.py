@@ -15,6 +15,7 @@ from riffnb.audio import (
     audio_format_for,
     load_audio,
     normalize_audio,
+    resample,
     save_audio,
 )
 from riffnb.errors import InvalidAudioError, OutputExistsError, RiffnbError
@@ -321,3 +322,19 @@ def test_integer_pcm_is_scaled_to_full_scale_floats(tmp_path):
     save_audio(tmp_path / "tone.wav", as_int16, 22050)
     loaded, _ = load_audio(tmp_path / "tone.wav")
     assert np.abs(loaded).max() == pytest.approx(0.5, abs=1e-3)
+
+
+def test_sample_rates_must_be_whole_positive_hertz(tmp_path, stereo_music):
+    samples, _ = stereo_music
+    save_audio(tmp_path / "a.wav", samples, 44100.0)  # a whole float is a rate
+    _, rate = load_audio(tmp_path / "a.wav", sample_rate=22050.0)
+    assert rate == 22050 and isinstance(rate, int)
+    with pytest.raises(InvalidAudioError, match=r"got True \(is it meant for another argument, e.g. mono=True\?\)"):
+        load_audio(tmp_path / "a.wav", True)
+    with pytest.raises(InvalidAudioError, match="sample_rate must be a positive whole number of Hz, got 0"):
+        save_audio(tmp_path / "b.wav", samples, 0)
+    assert not (tmp_path / "b.wav").exists()
+    with pytest.raises(InvalidAudioError, match="transpose soundfile's"):
+        resample(np.zeros((1000, 2)), 44100, 22050)
+    with pytest.raises(InvalidAudioError, match=r"got a \(samples, sample_rate\) pair"):
+        save_audio(tmp_path / "c.wav", stereo_music, 44100)

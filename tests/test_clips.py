@@ -193,3 +193,13 @@ def test_map_clips_fits_results_of_another_length_to_the_timeline():
     # The 50 missing samples at the end of each clip are a dip inside the crossfade, not a shift of what follows.
     assert np.allclose(shorter[:, :9950], 1.0) and np.allclose(shorter[:, 10000:18950], 1.0)
     assert (shorter[:, 9950:10000] < 0.9999).all()
+
+
+def test_likely_mistakes_get_named():
+    x = np.zeros((2, 44100))
+    with pytest.raises(InvalidAudioError, match="takes a list of clips, got one array of shape"):
+        crossfade_concatenate(x, 44100)
+    with pytest.raises(InvalidAudioError, match=r"for a \(samples, sample_rate\) pair .* return its \[0\]"):
+        map_clips(lambda clip: (clip, 44100), x, 44100, duration_s=0.5, overlap_s=0.1)
+    with pytest.raises(InvalidAudioError, match="sample_rate must be a positive whole number of Hz, got 0"):
+        split_clips(x, 0)

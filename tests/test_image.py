@@ -133,3 +133,22 @@ def test_16_bit_rgb_png_is_refused(tmp_path):
     assert Image.open(path).mode == "RGB"  # what PIL alone would let through
     with pytest.raises(InvalidImageError, match="16-bit"):
         load_image(path)
+
+
+def test_image_mistakes_get_named(tmp_path):
+    spectrogram = np.random.default_rng(0).random((1, 8, 5))
+    image = image_from_spectrogram(spectrogram)
+    with pytest.raises(InvalidImageError, match=r"save_image takes \(image, path\)"):
+        save_image(np.asarray(image), tmp_path / "a.png")
+    with pytest.raises(InvalidImageError, match="JPEG cannot hold a RGBA image"):
+        save_image(image.convert("RGBA"), tmp_path / "a.jpg")
+    for bad_power in (0, -1):
+        with pytest.raises(InvalidImageError, match="power must be positive"):
+            image_from_spectrogram(spectrogram, power=bad_power)
+        with pytest.raises(InvalidImageError, match="power must be positive"):
+            spectrogram_from_image(image, power=bad_power)
+    with pytest.raises(InvalidImageError, match="expected a PIL image or the path of one, got ndarray"):
+        spectrogram_from_image(np.asarray(image))
+    assert not any(tmp_path.iterdir())
+    save_image(image, tmp_path / "b.png")
+    assert spectrogram_from_image(tmp_path / "b.png").shape == (1, 8, 5)
