@@ -342,7 +342,8 @@ def save_audio(
     """Write ``samples`` ``(channels, n)`` or ``(n,)`` to ``path`` as WAV/FLAC (16-bit), OGG (Vorbis) or MP3.
 
     The format comes from ``format`` or the suffix. The file is written to a temporary name and renamed, and an
-    existing ``path`` is replaced only with ``overwrite=True``. Samples beyond [-1, 1] are clipped by the encoder.
+    existing ``path`` is replaced only with ``overwrite=True``. Samples beyond [-1, 1] are clipped before
+    encoding (a lossy codec may still overshoot a little when decoded).
 
     Examples
     --------
@@ -367,7 +368,7 @@ def save_audio(
         )
     with atomic_output(path, overwrite) as temporary:
         try:
-            soundfile.write(temporary, samples.T, sample_rate, format=file_format, subtype=subtype)
+            soundfile.write(temporary, np.clip(samples, -1.0, 1.0).T, sample_rate, format=file_format, subtype=subtype)
         except soundfile.SoundFileError as error:
             detail = _libsndfile_detail(error)
             raise InvalidAudioError(

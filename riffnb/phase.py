@@ -720,7 +720,7 @@ def _checked_magnitude(magnitude, n_fft: int) -> np.ndarray:
             "check n_fft or transpose to (freq, frames)"
         )
     # Two reductions instead of elementwise masks: a NaN or inf makes the sum non-finite, a negative the minimum.
-    if not np.isfinite(array.sum()):
+    if not np.isfinite(array.sum(dtype=np.float64)):
         raise RiffnbError("magnitude holds NaN or infinite values; clean it (e.g. np.nan_to_num) first")
     if array.min() < 0:
         raise RiffnbError("magnitude holds negative values; pass a magnitude (np.abs of an STFT), not a signed array")

@@ -12,7 +12,6 @@ import numbers
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 
 def _check_positive_ints(**sizes: object) -> None:
@@ -37,7 +36,12 @@ def get_window(window: str | np.ndarray, win_length: int, n_fft: int | None = No
     n_fft = win_length if n_fft is None else n_fft
     if not 0 < win_length <= n_fft:
         raise ValueError(f"need 0 < win_length <= n_fft, got win_length={win_length}, n_fft={n_fft}")
-    if isinstance(window, str):
+    if isinstance(window, str) and window == "hann":
+        # Riffusion's window, computed here: importing scipy.signal for it costs about a second.
+        taper = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win_length) / win_length)
+    elif isinstance(window, str):
+        import scipy.signal
+
         taper = scipy.signal.get_window(window, win_length, fftbins=True)
     else:
         taper = np.asarray(window, dtype=float)
