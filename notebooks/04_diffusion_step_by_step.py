@@ -79,6 +79,8 @@ from riffnb.plot import compare, plot_image
 # "riffusion/riffusion-model-v1": the real Riffusion (needs a GPU and the Hugging Face hub).
 MODEL = "tiny"
 pipe = riffnb.load_pipeline(MODEL)
+# The by-hand checks below agree with riffnb to rounding: ~1e-6 in float32 (CPUs), ~1e-3 in float16 (GPUs).
+TOLERANCE = 1e-4 if pipe.dtype == torch.float32 else 2e-2
 
 # %% [markdown]
 # The model's own sampling settings (`pipe.defaults`) are what `text_to_audio` uses when a call leaves them out;
@@ -145,7 +147,7 @@ print("prompt embeddings:", embedding_shape, " empty prompt:", tuple(embeddings.
 
 with torch.no_grad():
     by_hand = pipe.pipeline.text_encoder(torch.tensor([token_ids], device=pipe.device))[0]
-assert torch.allclose(by_hand, embeddings.cond, atol=1e-5), "encode_prompt = the text encoder on the token ids"
+assert torch.allclose(by_hand, embeddings.cond, atol=TOLERANCE), "encode_prompt = the text encoder on the token ids"
 
 cond, uncond = embeddings.cond[0].float().cpu(), embeddings.uncond[0].float().cpu()
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.4), layout="constrained")
@@ -253,7 +255,7 @@ noised = {}
 for t in (0, 250, 500, 750, 999):
     alpha_bar = float(alphas_cumprod[t])
     x_t = alpha_bar**0.5 * x0 + (1 - alpha_bar) ** 0.5 * epsilon
-    assert torch.allclose(x_t, ddim.add_noise(x0, epsilon, torch.tensor([t])), atol=1e-4)
+    assert torch.allclose(x_t, ddim.add_noise(x0, epsilon, torch.tensor([t])), atol=TOLERANCE)
     noised[f"t = {t}: signal {np.sqrt(alpha_bar):.2f}, noise {np.sqrt(1 - alpha_bar):.2f}"] = steps.decode(pipe, x_t)[0]
 display(compare(noised))
 play_all({label.split(":")[0]: pipe.image_to_audio(image) for label, image in noised.items()})
@@ -307,7 +309,7 @@ alpha_bar = float(alphas_cumprod[500])
 x_500 = alpha_bar**0.5 * x0 + (1 - alpha_bar) ** 0.5 * epsilon
 perfect = epsilon if PREDICTION_TYPE == "epsilon" else alpha_bar**0.5 * epsilon - (1 - alpha_bar) ** 0.5 * x0
 x0_back, epsilon_back = split_prediction(perfect, x_500, 500)
-assert torch.allclose(x0_back, x0, atol=1e-4) and torch.allclose(epsilon_back, epsilon, atol=1e-4)
+assert torch.allclose(x0_back, x0, atol=TOLERANCE) and torch.allclose(epsilon_back, epsilon, atol=TOLERANCE)
 
 # %% [markdown]
 # ## 5. One UNet call
@@ -346,7 +348,7 @@ guided_by_hand = prediction_uncond + GUIDANCE * (prediction_cond - prediction_un
 guided = steps.predict_noise(pipe, scheduler, latents, t_first, embeddings, guidance=GUIDANCE)
 guidance_error = float((guided - guided_by_hand).abs().max())
 print(f"guidance {GUIDANCE}: largest difference, riffnb vs by hand: {guidance_error:.1e}")
-assert guidance_error < 1e-4
+assert guidance_error < TOLERANCE
 
 # %% [markdown]
 # What each prediction says the finished latents $\hat x_0$ will be, already at the first step (decoded and
@@ -381,7 +383,7 @@ ddim_by_hand = alpha_bar_next**0.5 * x0_hat + (1 - alpha_bar_next) ** 0.5 * epsi
 ddim_step = steps.denoise_step(pipe, ddim, latents, ddim.timesteps[0], embeddings, GUIDANCE)
 ddim_step_error = float((ddim_step - ddim_by_hand).abs().max())
 print(f"DDIM step {int(t_first)} -> {t_next}: largest difference, riffnb vs by hand: {ddim_step_error:.1e}")
-assert ddim_step_error < 1e-4
+assert ddim_step_error < TOLERANCE
 
 # %% [markdown]
 # DPM-Solver++ (riffnb's default) does the same with a second-order correction from the previous step's
@@ -549,7 +551,7 @@ check_answer(guided_value, 0.2 + 7 * (0.5 - 0.2), atol=1e-6, hint="ε_u + g (ε_
 assert embedding_shape == (1, tokenizer.model_max_length, pipe.pipeline.text_encoder.config.hidden_size)
 assert latent_shape_now == (1, pipe.pipeline.unet.config.in_channels, pipe.height // factor, WIDTH // factor)
 assert PREDICTION_TYPE in ("epsilon", "v_prediction"), PREDICTION_TYPE
-assert guidance_error < 1e-4 and ddim_step_error < 1e-4, (guidance_error, ddim_step_error)
+assert guidance_error < TOLERANCE and ddim_step_error < TOLERANCE, (guidance_error, ddim_step_error)
 assert len(history) == len(scheduler.timesteps) == STEPS
 assert loop_difference == 0 or not exact, loop_difference
 assert all(c.image.size == (WIDTH, pipe.height) for c in [*by_scheduler.values(), *by_guidance.values()])

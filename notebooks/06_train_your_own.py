@@ -95,8 +95,9 @@ torch.set_num_threads(1)
 scratch = tempfile.TemporaryDirectory(prefix="riffnb-06-")
 workdir = Path(scratch.name)
 
-# The model this recipe made, shipped inside riffnb: sections 3-5 look inside it.
-shipped = riffnb.load_pipeline("tiny")
+# The model this recipe made, shipped inside riffnb: sections 3-5 look inside it, on the CPU in float32 whatever
+# the machine has, as it was trained (the cells below hand it CPU tensors).
+shipped = riffnb.load_pipeline("tiny", device="cpu", dtype="float32")
 shipped_training = json.loads((resolve_model("tiny") / "riffnb.json").read_text())["training"]
 print(shipped)
 print(f"trained for {shipped_training['vae_steps']} autoencoder steps and {shipped_training['unet_steps_done']} UNet "
