@@ -419,3 +419,12 @@ def test_bad_settings_file_is_one_line(tiny_pipeline_dir, tmp_path, settings, me
     (folder / loading.SETTINGS_FILE).write_text(settings)
     with pytest.raises(NotAPipelineError, match=message):
         riffnb.load_pipeline(folder, device="cpu")
+
+
+def test_shipped_tokenizer_loads_with_transformers_4_too():
+    """transformers 4.x reads CLIPTokenizer from vocab.json and merges.txt; 5.x from tokenizer.json. Both ship, equal."""
+    folder = Path(riffnb.__file__).parent / "models" / "tiny" / "tokenizer"
+    fast = json.loads((folder / "tokenizer.json").read_text())["model"]
+    assert json.loads((folder / "vocab.json").read_text()) == fast["vocab"]
+    merges = (folder / "merges.txt").read_text().splitlines()
+    assert merges[0].startswith("#version") and [line.split() for line in merges[1:]] == fast["merges"]
