@@ -44,6 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from riffnb.audio import atomic_output  # noqa: E402
 from riffnb.errors import RiffnbError  # noqa: E402
 from riffnb.train.captions import HELD_OUT_FRAMES, INSTRUMENT_WORDS, STYLE_WORDS, ClipSpec, describe  # noqa: E402
 from riffnb.train.corpus import CLIP_SECONDS, corpus_specs, load_corpus, render_spec  # noqa: E402
@@ -271,6 +272,12 @@ def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence
     return {"clips": len(prompts), **{stage: float(np.nanmedian(column)) for stage, column in values.items()}}
 
 
+def write_json(path: Path, results: dict) -> None:
+    """Write ``results`` to ``path`` whole or not at all (main() has refused an existing file without --overwrite)."""
+    with atomic_output(path, overwrite=True) as temporary:
+        Path(temporary).write_text(json.dumps(results, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny", help="shipped name or pipeline folder (default: %(default)s)")
@@ -281,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--judge-cache", type=Path, default=None,
                         help="an .npy file keeping the judges' corpus features between runs")
     parser.add_argument("--corpus", type=Path, default=None, help="a rendered corpus folder for the VAE error")
-    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here (a new file)")
+    parser.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--steps", type=int, default=None, help="override the model's default steps")
@@ -295,11 +303,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.tuning_only and args.listen is not None:
         parser.error("--listen keeps the judged clips, and --tuning-only judges none: give one of them")
+    # Checked before the judging, not after it: a full evaluation takes ten minutes.
     if args.listen is not None:
         try:
-            check_new_folder(args.listen)  # before the judging, not after it
+            check_new_folder(args.listen)
         except RiffnbError as error:
             parser.error(f"--listen: {error}")
+    if args.json is not None and args.json.exists() and not args.overwrite:
+        parser.error(f"--json: {args.json} already exists; pass --overwrite to replace it, or name a new file")
+    if Path(args.model).exists():
+        # The memory measurement runs in a child process started in the repository root.
+        args.model = str(Path(args.model).resolve())
 
     import torch
 
@@ -323,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     if args.tuning_only:
         if args.json:
-            args.json.write_text(json.dumps(results, indent=2) + "\n")
+            write_json(args.json, results)
         return 0
 
     started = time.perf_counter()
@@ -425,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         results["peak_memory_mb"] = peak_memory_mb(args.model)
         print(f"peak memory of a fresh process (load + one clip): {results['peak_memory_mb']:.0f} MB")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        write_json(args.json, results)
     if args.listen is not None:
         title = (f"{args.model}: {len(heard)} judged clips ({settings['steps']} {settings['scheduler']} steps, "
                  f"guidance {settings['guidance']})")
