@@ -13,7 +13,16 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null
     echo "setup: riffnb needs Python 3.10 or newer; set PYTHON=/path/to/python3.x" >&2
     exit 1
 fi
-[ -x .venv/bin/python ] || "$python" -m venv .venv
+# A venv without a working pip is a half-built one (Debian's python3 without python3-venv leaves exactly that):
+# build it again rather than fail the same way on every run.
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+    rm -rf .venv
+    if ! "$python" -m venv .venv; then
+        rm -rf .venv
+        echo "setup: '$python -m venv' failed; on Debian or Ubuntu install python3-venv (apt install python3-venv)" >&2
+        exit 1
+    fi
+fi
 pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
 stamp=.venv/.riffnb-install-stamp
