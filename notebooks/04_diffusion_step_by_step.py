@@ -117,9 +117,9 @@ clip
 # ## 1. From text to token ids
 #
 # The text encoder reads a fixed vocabulary of **tokens**. The tokenizer splits the prompt into tokens (CLIP's
-# byte-pair encoding: common words are one token, rare ones several pieces; the tiny model's vocabulary is the
-# ~860 words of its captions, one token each), adds a start and an end token, and pads the sequence to CLIP's
-# fixed length of 77.
+# byte-pair encoding: common words are one token, rare ones several pieces; the tiny model's 862 tokens give each
+# of the 94 words of its captions one token, and spell anything else byte by byte), adds a start and an end
+# token, and pads the sequence to CLIP's fixed length of 77.
 
 # %%
 tokenizer = pipe.pipeline.tokenizer
