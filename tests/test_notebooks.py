@@ -280,11 +280,17 @@ def jupyter_path(tmp_path_factory):
     return folder.parents[1]
 
 
-def execute(path: Path, jupyter_path: Path, expected: Expected):
-    """Run the notebook (answers filled in, a probe cell appended); return it, its probe values and the seconds."""
+def execute(path: Path, jupyter_path: Path, expected: Expected, edits: T.Mapping[str, str] | None = None):
+    """Run the notebook (answers filled in, ``edits``' code replaced, a probe cell appended); return it, its probe
+    values and the seconds."""
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
+    for old, new in (edits or {}).items():
+        cells = [cell for cell in notebook.cells if cell.cell_type == "code" and old in cell.source]
+        assert cells, f"{path.name} no longer holds {old!r}"
+        for cell in cells:
+            cell.source = cell.source.replace(old, new)
     fill_in_answers(notebook, expected.answers)
     names = sorted(set(expected.values) | set(expected.answers))
     if names:
@@ -330,6 +336,26 @@ def test_notebook_runs_and_computes_what_it_teaches(path, jupyter_path):
 
     failed = {name: values.get(name) for name, holds in expected.values.items() if not holds(values[name])}
     assert not failed, f"{path.name} computed unexpected values: {failed}"
+
+
+# The diffusion notebooks' model loading as a CUDA or MPS machine runs it: load_pipeline picks float16 there.
+FLOAT16_EDITS = {
+    "04_diffusion_step_by_step.ipynb": {"riffnb.load_pipeline(MODEL)": 'riffnb.load_pipeline(MODEL, dtype="float16")'},
+    "06_train_your_own.ipynb": {
+        "riffnb.load_pipeline(MODEL)": 'riffnb.load_pipeline(MODEL, dtype="float16")',
+        "riffnb.load_pipeline(toy_folder)": 'riffnb.load_pipeline(toy_folder, dtype="float16")',
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT16_EDITS))
+def test_diffusion_notebooks_hold_on_a_gpus_float16_pipeline(name, jupyter_path):
+    """Colab's GPU runtime loads models in float16: the by-hand checks and the tensors handed to the networks must
+    allow for it (float16 runs on this CPU too, slowly)."""
+    notebook, _, _ = execute(NOTEBOOK_DIR / name, jupyter_path, EXPECTED[name], FLOAT16_EDITS[name])
+    outputs = "\n".join(outputs_text(cell) for cell in code_cells(notebook))
+    verdicts = [line for line in outputs.splitlines() if "✓ correct" in line or "✗" in line]
+    assert len(verdicts) == len(EXPECTED[name].answers) and not any("✗" in line for line in verdicts), verdicts
 
 
 def test_all_notebooks_run_within_the_total_budget():
