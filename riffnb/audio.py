@@ -297,6 +297,13 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> None:
         raise RiffnbError(f"{path} is a directory; give the output a file name")
     if os.path.lexists(path) and not overwrite:
         raise OutputExistsError(f"{path} already exists; pass --overwrite (overwrite=True) to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.isdir(folder):
+        if os.path.lexists(folder):
+            raise RiffnbError(f"cannot write {path}: {folder} is a file, not a folder; pick another output path")
+        folder = os.path.dirname(folder)
+    if not os.access(folder, os.W_OK):
+        raise RiffnbError(f"cannot write {path}: {folder} is not writable; pick a folder you can write to")
 
 
 @contextlib.contextmanager
@@ -318,10 +325,13 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> T.Iterato
     path = os.fspath(path)
     check_output_path(path, overwrite)
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.part")
-    # Created here (not by mkstemp, which makes it private) so the result gets the user's usual permissions.
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        # Created here (not by mkstemp, which makes it private) so the result gets the user's usual permissions.
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as error:
+        raise RiffnbError(f"cannot write {path}: {error.strerror}; pick a folder you can write to") from None
     try:
         yield temporary
         check_output_path(path, overwrite)  # something may have appeared while we wrote

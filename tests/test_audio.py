@@ -338,3 +338,14 @@ def test_sample_rates_must_be_whole_positive_hertz(tmp_path, stereo_music):
         resample(np.zeros((1000, 2)), 44100, 22050)
     with pytest.raises(InvalidAudioError, match=r"got a \(samples, sample_rate\) pair"):
         save_audio(tmp_path / "c.wav", stereo_music, 44100)
+
+
+def test_unwritable_output_is_named_before_any_work(tmp_path):
+    from riffnb.audio import check_output_path
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(RiffnbError, match=r"cannot write .*a-file/x\.wav: .*a-file is a file, not a folder"):
+        check_output_path(blocker / "x.wav")
+    with pytest.raises(RiffnbError, match=r"^cannot write /proc/x\.wav: "):
+        save_audio("/proc/x.wav", np.zeros(100), 8000)
