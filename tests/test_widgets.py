@@ -34,6 +34,7 @@ from riffnb.widgets import (
     STFTExplorer,
 )
 from riffnb.widgets._panel import IPYWIDGETS_MAJOR, uploaded_files
+from riffnb.widgets.explorers import STFT_MEMORY_BUDGET, stft_memory
 
 SMALL = SpectrogramParams(sample_rate=16000, num_frequencies=64, max_frequency=8000)
 RATE = SMALL.sample_rate
@@ -183,6 +184,50 @@ def test_stft_explorer_shows_the_trade_off_and_the_exact_inverse(music):
     assert explorer.spectrum.shape[-1] == 1 + music.shape[-1] // 160
 
 
+def test_stft_explorer_refuses_a_spectrogram_too_big_for_binder(music):
+    import dataclasses
+
+    explorer = STFTExplorer(music, RATE)
+    explorer.n_fft_ms.value = 800
+    assert_no_error(explorer)
+    spectrum, figure = explorer.spectrum, explorer.figure.value
+    # 1001 frames x 6401 bins: about 600 MB, which a fresh kernel would take on top of its own.
+    explorer.hop_ms.value = 1
+    assert_error_shown(explorer, "hop 1 ms and n_fft 800 ms make 1001 frames x 6401 bins", "512 MB")
+    assert explorer.spectrum is spectrum and explorer.figure.value == figure
+    assert not explorer.hop_ms.disabled and not explorer.n_fft_ms.disabled
+    # Each fix it names is the least change that fits.
+    text = html.unescape(re.sub(r"<[^>]+>", " ", explorer.error.value))
+    hop = int(re.search(r"a hop of at least (\d+) ms", text).group(1))
+    n_fft = int(re.search(r"an n_fft of at most (\d+) ms", text).group(1))
+
+    def fits(**sizes) -> bool:
+        return stft_memory(music.shape[-1], dataclasses.replace(explorer.params(), **sizes)) <= STFT_MEMORY_BUDGET
+
+    assert fits(step_size_ms=hop) and not fits(step_size_ms=hop - 1)
+    assert fits(padded_duration_ms=n_fft) and not fits(padded_duration_ms=n_fft + 1)
+    explorer.hop_ms.value = 10
+    assert_no_error(explorer)
+    assert explorer.spectrum.shape == (1, 6401, 101)
+
+
+def test_stft_explorer_memory_estimate_covers_what_an_update_takes(music):
+    import tracemalloc
+
+    explorer = STFTExplorer(music, RATE, hop_ms=5)
+    explorer.spectrum = explorer.inverse = None
+    tracemalloc.start()
+    try:
+        explorer.run()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_no_error(explorer)
+    estimate = stft_memory(music.shape[-1], explorer.params())
+    # About 60 MB of arrays; the figure and the players add a few MB whatever the sizes.
+    assert 0.75 * estimate < peak < estimate + 8 * 2**20
+
+
 def test_mel_explorer_image_follows_bands_and_power(music):
     explorer = MelExplorer(music, RATE, params=SMALL)
     assert_no_error(explorer)
@@ -214,11 +259,31 @@ def test_mel_explorer_image_follows_bands_and_power(music):
     explorer.frequency_range.value = (0, 8000)
     assert_no_error(explorer)
 
+
+
+def test_mel_explorer_semitone_scale_sets_one_note_per_band(music):
+    from riffnb.mel import hz_to_mel, mel_frequencies
+
+    explorer = MelExplorer(music, RATE, params=SMALL)
+    figures: list[str] = []
+    explorer.image_figure.observe(lambda change: figures.append(change["new"]), names="value")
+    # Choosing it at 0 Hz - 8 kHz just works: the ends move to notes (D#1, B8) with a band for each note between.
     explorer.mel_scale.value = "semitone"
-    assert_error_shown(explorer, "min_frequency must be positive")
-    explorer.frequency_range.value = (40, 8000)
     assert_no_error(explorer)
-    assert explorer.params().mel_scale_type == "semitone" and explorer.image.height == 32
+    params = explorer.params()
+    assert (params.mel_scale_type, params.min_frequency, params.max_frequency) == ("semitone", 39, 7902)
+    assert params.num_frequencies == explorer.image.height == 91
+    centres = hz_to_mel(mel_frequencies(91, 39, 7902, "semitone"), "semitone")
+    assert round(centres[0]) == 28  # E1
+    # Within 5 cents of a note: the ends are whole hertz.
+    assert np.abs(centres - np.round(centres)).max() < 0.05 and np.allclose(np.diff(centres), 1, atol=0.01)
+    assert "1.00 semitones (one note per band)" in explorer.info.value
+    assert len(figures) == 1, "the three controls it sets make one update"
+
+    # Other counts of bands are allowed, and labelled for what they are.
+    explorer.num_frequencies.value = 256
+    assert_no_error(explorer)
+    assert "0.36 semitones" in explorer.info.value and "one note per band" not in explorer.info.value
 
 
 def test_phase_explorer_runs_once_then_scrubs_iterations(music):
@@ -325,6 +390,36 @@ def test_panels_start_from_the_models_sampling_defaults(tiny_pipe):
     assert (given.steps.value, given.guidance.value, given.width.value) == (5, 7.0, 512)
 
 
+def test_panels_take_the_defaults_of_a_model_chosen_later(tiny_pipe, tiny_pipeline_dir, tmp_path):
+    import json
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_pipeline_dir, other)
+    (other / "riffnb.json").write_text(json.dumps({"default_steps": 3, "guidance": 2.5, "width": 128,
+                                                   "default_scheduler": "euler"}))
+    panel = GeneratePanel(tiny_pipe)
+    settings = lambda: (panel.steps.value, panel.guidance.value, panel.width.value, panel.scheduler.value)  # noqa: E731
+    assert settings() == (30, 7.0, 512, "dpm++")  # tiny_pipe has no riffnb.json: Riffusion's defaults
+    panel.steps.value = 5
+    panel.model.value = str(other)
+    clip = panel.generate()
+    assert_no_error(panel)
+    assert settings() == (3, 2.5, 128, "euler")
+    assert (clip.steps, clip.guidance, clip.image.width, clip.scheduler) == (3, 2.5, 128, "euler")
+    # The same model again keeps what the student chose for it.
+    panel.steps.value = 2
+    assert panel.generate().steps == 2
+    panel.model.value = tiny_pipe.model
+    assert panel.pipeline() is tiny_pipe and settings() == (30, 7.0, 512, "dpm++")
+
+    stepper = DiffusionStepper(tiny_pipe)
+    stepper.model.value = str(other)
+    assert stepper.run().steps == 3
+    assert_no_error(stepper)
+    assert stepper.step.max == 3 and stepper.width.value == 128
+
+
 def test_generate_panel_loads_a_model_by_name(tiny_pipeline_dir):
     panel = GeneratePanel(str(tiny_pipeline_dir), steps=2, width=128)
     clip = panel.generate()
@@ -407,6 +502,28 @@ def test_riff_panel_from_a_seed_image_and_from_an_upload(tiny_pipe, music):
     assert_no_error(panel)
 
 
+def test_riffusions_seed_images_are_offered_for_512_row_models_only(tiny_pipe):
+    from riffnb.diffusion.loading import DEFAULT_MODEL
+    from riffnb.diffusion.seeds import RIFFUSION_SEED_IMAGES, SEEDS
+
+    names = lambda panel: {name for _, name in panel.seed_image.options}  # noqa: E731
+    # tiny_pipe draws 64 rows and riffnb's tiny model 96 (known without loading it): only riffnb's own seeds fit.
+    for panel in (RiffPanel(tiny_pipe), InterpolationPanel("tiny"), EndlessPlayer("tiny")):
+        assert set(SEEDS) <= names(panel) and not names(panel) & set(RIFFUSION_SEED_IMAGES)
+    with pytest.raises(riffnb.RiffnbError, match="512"):
+        RiffPanel(tiny_pipe, seed_image="og_beat")
+
+    # Riffusion's model draws 512 rows; typing another model in the box changes the list before anything loads.
+    panel = RiffPanel(DEFAULT_MODEL, seed_image="og_beat", steps=2, width=64)
+    assert set(RIFFUSION_SEED_IMAGES) <= names(panel) and RiffPanel.UPLOAD in names(panel)
+    panel.model.value = tiny_pipe.model
+    assert not names(panel) & set(RIFFUSION_SEED_IMAGES) and panel.seed_image.value == "beat"
+    assert panel.run() is not None
+    assert_no_error(panel)
+    panel.model.value = DEFAULT_MODEL
+    assert set(RIFFUSION_SEED_IMAGES) <= names(panel) and panel.seed_image.value == "beat"
+
+
 def test_riff_panel_without_an_upload_says_what_to_do(tiny_pipe):
     panel = RiffPanel(tiny_pipe, steps=2, width=64)
     panel.seed_image.value = RiffPanel.UPLOAD
@@ -477,6 +594,27 @@ def test_endless_player_steps_chains_players_and_plays_in_a_thread(tiny_pipe):
     assert list(files) == ["endless_lofi_beat.wav"]
     samples, rate = soundfile.read(io.BytesIO(files["endless_lofi_beat.wav"]), always_2d=True)
     assert samples.shape[0] == player.track.audio.shape[-1] and rate == tiny_pipe.params.sample_rate
+
+
+def test_endless_player_keeps_the_players_nobody_has_played(tiny_pipe):
+    player = EndlessPlayer(tiny_pipe, steps=2, width=64, ahead=1, keep_players=3)
+    player.autoplay.value = False
+    player.prepare()
+    for _ in range(5):
+        player.step()
+    assert_no_error(player)
+    # Nothing starts by itself, so nothing is known to have played: every clip keeps its player.
+    values = [child.value for child in player.players.children]
+    assert len(values) == 5 and all("<audio" in value and " autoplay" not in value for value in values)
+
+    player.autoplay.value = True
+    player.prepare()
+    for _ in range(5):
+        player.step()
+    values = [child.value for child in player.players.children]
+    assert [("<audio" in value) for value in values] == [False, False, True, True, True]
+    # Whether the browser played them it does not say (it may have blocked the autoplay).
+    assert all("removed to save memory" in value and "played" not in value for value in values[:2])
 
 
 def test_endless_player_error_in_the_thread_shows_and_stops(tiny_pipe):

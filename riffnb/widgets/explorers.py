@@ -44,6 +44,25 @@ def _players(*items: tuple[np.ndarray, int, str]) -> str:
     return play_all(list(items))._repr_html_()
 
 
+#: The most memory one update of the STFT explorer may take: Binder gives the whole notebook 2 GB.
+STFT_MEMORY_BUDGET = 512 * 2**20
+
+#: Bytes per spectrogram cell (frame x frequency bin) an update of the STFT explorer holds at its peak, as
+#: tracemalloc measures it: 48 while it analyses and resynthesises (the complex spectrum, and the inverse's frames
+#: of n_fft, about two cells, in float64 before and after windowing), then while it draws 24 (the spectrum and its
+#: magnitude) plus 72 for each cell below max_frequency (the levels in dB and matplotlib's copies of what it shows).
+_ANALYSIS_BYTES, _DRAWING_BYTES, _SHOWN_BYTES = 48, 24, 72
+
+
+def stft_memory(length: int, params: SpectrogramParams) -> int:
+    """Bytes the STFT explorer needs to analyse, resynthesise and draw ``length`` samples with ``params``' sizes."""
+    from ..stft import num_frames
+
+    shown = min(params.max_frequency / (params.sample_rate / 2), 1.0)
+    cells = num_frames(length, params.hop_length, params.n_fft) * (params.n_fft // 2 + 1)
+    return int(cells * max(_ANALYSIS_BYTES, _DRAWING_BYTES + _SHOWN_BYTES * shown))
+
+
 def _table(rows: T.Sequence[tuple[str, str]]) -> str:
     cells = "".join(f"<tr><td style='padding-right: 1em'>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in rows)
     return f"<table style='font-size: 0.9em'>{cells}</table>"
@@ -60,7 +79,8 @@ class STFTExplorer(Panel):
     inverse STFT brings the exact audio back whenever the windows overlap enough: listen to it.
 
     Sizes are in milliseconds, as Riffusion's :class:`~riffnb.params.SpectrogramParams` give them (100 ms window,
-    10 ms hop, 400 ms FFT).
+    10 ms hop, 400 ms FFT). A spectrogram that would take more than :data:`STFT_MEMORY_BUDGET` (a very short hop
+    with a very long FFT) is not computed: the panel says which hop or FFT size fits.
 
     Examples
     --------
@@ -127,6 +147,9 @@ class STFTExplorer(Panel):
         from ..stft import istft, stft
 
         params = self.params()
+        self._check_memory(params)
+        # The previous spectrum would otherwise stay in memory beside the new one.
+        self.spectrum = self.inverse = None
         window = self.window.value
         spectrum = stft(self.samples, params.n_fft, params.hop_length, params.win_length, window=window)
         inverse = istft(spectrum, params.hop_length, params.win_length, params.n_fft, window=window,
@@ -149,6 +172,34 @@ class STFTExplorer(Panel):
         self.players.value = _players((self.samples, sr, "original"), (inverse, sr, "inverse STFT"))
         self.spectrum, self.inverse = spectrum, inverse
 
+    def _check_memory(self, params: SpectrogramParams) -> None:
+        from ..stft import num_frames
+
+        length = self.samples.shape[-1]
+        needed = stft_memory(length, params)
+        if needed <= STFT_MEMORY_BUDGET:
+            return
+        hop, window, n_fft = self.hop_ms.value, self.window_ms.value, self.n_fft_ms.value
+
+        def fits(hop: int, window: int, n_fft: int) -> bool:
+            sizes = dataclasses.replace(params, step_size_ms=hop, window_duration_ms=window, padded_duration_ms=n_fft)
+            return stft_memory(length, sizes) <= STFT_MEMORY_BUDGET
+
+        fixes = []
+        longer = next((ms for ms in range(hop + 1, min(window, self.hop_ms.max) + 1) if fits(ms, window, n_fft)), None)
+        if longer is not None:
+            fixes.append(f"a hop of at least {longer} ms")
+        shorter = next((ms for ms in range(n_fft - 1, hop - 1, -1) if fits(hop, min(window, ms), ms)), None)
+        if shorter is not None:
+            fixes.append(f"an n_fft of at most {shorter} ms" if shorter >= window
+                         else f"a window and n_fft of at most {shorter} ms")
+        frames, bins = num_frames(length, params.hop_length, params.n_fft), params.n_fft // 2 + 1
+        raise RiffnbError(
+            f"hop {hop} ms and n_fft {n_fft} ms make {frames} frames x {bins} bins, "
+            f"about {needed / 2**20:,.0f} MB to compute, more than this explorer's {STFT_MEMORY_BUDGET // 2**20} MB "
+            f"(Binder has 2 GB in all): use {' or '.join(fixes) or 'shorter audio'}"
+        )
+
 
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -159,6 +210,9 @@ class MelExplorer(Panel):
     The filterbank pools STFT bins into bands spaced evenly in mels (narrow at low frequencies, wide at high);
     the image raises the normalised magnitudes to ``power_for_image`` (0.25 lifts quiet detail) and truncates to
     256 grey levels. Listen to what survives: the audio rebuilt from the image.
+
+    Choosing the semitone scale also sets the range and the number of bands for one note per band (see
+    :func:`semitone_bands`); the info table shows the band spacing in semitones whatever they are changed to.
 
     Examples
     --------
@@ -184,9 +238,10 @@ class MelExplorer(Panel):
         self.phase_options = phase_options
         p = self.base_params
         nyquist = p.sample_rate // 2
-        self.num_frequencies = _slider(W.IntSlider, "mel bands", p.num_frequencies, min=8, max=1024, step=8)
+        # Steps of 1: one band per note needs any count of bands, and a note's frequency (39 Hz) as an end.
+        self.num_frequencies = _slider(W.IntSlider, "mel bands", p.num_frequencies, min=8, max=1024)
         self.frequency_range = _slider(W.IntRangeSlider, "range (Hz)", (p.min_frequency, p.max_frequency), min=0,
-                                       max=nyquist, step=10)
+                                       max=nyquist)
         self.mel_scale = W.Dropdown(options=(("HTK (Riffusion)", "htk"), ("Slaney", "slaney"),
                                              ("semitones (one note per band)", "semitone")),
                                     value=p.mel_scale_type, description="mel scale", style=DESCRIPTION_STYLE)
@@ -204,8 +259,9 @@ class MelExplorer(Panel):
         self.reconstruction: np.ndarray | None = None
         controls = (self.num_frequencies, self.frequency_range, self.mel_scale, self.norm, self.power)
         self._control(*controls)
+        self._fitting = False
         for control in controls:
-            control.observe(lambda change: self.run(), names="value")
+            control.observe(self._on_control, names="value")
         self._assemble(
             W.HBox([W.VBox(list(controls)), self.info]),
             W.HBox([self.filterbank_figure, self.curve_figure]),
@@ -213,6 +269,24 @@ class MelExplorer(Panel):
             self.players,
         )
         self.run()
+
+    def _on_control(self, change: dict) -> None:
+        # Fitting the semitone scale moves two more controls: one update for all three, after the last.
+        if self._fitting:
+            return
+        if change["owner"] is self.mel_scale and change["new"] == "semitone":
+            self._fitting = True
+            try:
+                self._fit_semitones()
+            finally:
+                self._fitting = False
+        self.run()
+
+    def _fit_semitones(self) -> None:
+        """Set the range and the number of bands for one equal-tempered note per band (:func:`semitone_bands`)."""
+        low, high, bands = semitone_bands(*self.frequency_range.value, self.frequency_range.max)
+        self.frequency_range.value = (low, high)
+        self.num_frequencies.value = max(bands, self.num_frequencies.min)
 
     def params(self) -> SpectrogramParams:
         low, high = self.frequency_range.value
@@ -230,6 +304,7 @@ class MelExplorer(Panel):
     def run(self) -> None:
         """Rebuild the filterbank, the image and the audio rebuilt from it with the current settings."""
         from ..image import spectrogram_from_image
+        from ..mel import hz_to_mel
         from ..params import max_value_from_image
         from ..phase import spectral_convergence
         from ..plot import plot_filterbank, plot_image
@@ -241,12 +316,18 @@ class MelExplorer(Panel):
         decoded = spectrogram_from_image(image, params.power_for_image, params.stereo, max_value_from_image(image))
         levels = len(np.unique(np.asarray(image)[..., 0]))
         audio, rate = audio_from_image(image, params, **self.phase_options)
-        self.info.value = _table([
+        rows = [
             ("image", f"{image.width} x {image.height} pixels (one row per mel band)"),
             ("grey levels used", f"{levels} of 256"),
             ("8-bit quantisation error", f"{spectral_convergence(mel, decoded):.1f} dB (mel spectrogram vs image)"),
             ("quietest level kept", f"{quietest_level_db(params.power_for_image):.0f} dB below the peak (pixel 254)"),
-        ])
+        ]
+        if params.mel_scale_type == "semitone":
+            spacing = (hz_to_mel(params.max_frequency, "semitone") - hz_to_mel(params.min_frequency, "semitone")) / (
+                params.num_frequencies + 1)
+            rows.append(("band spacing", f"{spacing:.2f} semitones" + (" (one note per band)"
+                                                                         if abs(spacing - 1) < 0.01 else "")))
+        self.info.value = _table(rows)
         self.filterbank_figure.value = figure_html(
             plot_filterbank(params, every=max(1, params.num_frequencies // 64)), dpi=64)
         self.curve_figure.value = figure_html(power_curve_figure(params.power_for_image), dpi=64)
@@ -254,6 +335,30 @@ class MelExplorer(Panel):
         self.players.value = _players((self.samples, self.sample_rate, "original"),
                                       (audio, rate, "rebuilt from the image (normalised)"))
         self.image, self.reconstruction = image, audio
+
+
+#: MIDI number of D#1 (38.9 Hz), the lowest edge of a semitone scale here: its first band is centred on E1
+#: (41.2 Hz), a bass guitar's lowest string.
+_LOWEST_EDGE_NOTE = 27
+
+
+def semitone_bands(low: float, high: float, nyquist: float) -> tuple[int, int, int]:
+    """``(low, high, bands)`` for a semitone scale with one equal-tempered note per band, from a range in Hz.
+
+    Each end moves to the nearest note (in whole Hz; the low end to D#1 at least, 0 Hz has no note), and there is
+    one band per note strictly between them: a semitone filterbank's edges are ``bands + 2`` points evenly spaced
+    in semitones from ``low`` to ``high``, so every band is then one semitone wide and centred on a note.
+
+    >>> semitone_bands(0, 10000, 22050)
+    (39, 9956, 95)
+    """
+    from ..mel import hz_to_mel, mel_to_hz
+
+    bottom = max(_LOWEST_EDGE_NOTE, round(float(hz_to_mel(max(low, 1), "semitone"))))
+    top = round(float(hz_to_mel(high, "semitone")))
+    if mel_to_hz(top, "semitone") > nyquist:
+        top -= 1
+    return round(float(mel_to_hz(bottom, "semitone"))), round(float(mel_to_hz(top, "semitone"))), top - bottom - 1
 
 
 def quietest_level_db(power: float) -> float:

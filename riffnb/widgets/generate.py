@@ -73,10 +73,15 @@ class GenerationSettings(DiffusionControls):
         return (self.prompt, self.negative_prompt, self.seed, self.dice, self.steps, self.guidance, self.width,
                 self.scheduler, self.model)
 
-    def text_to_audio_options(self) -> dict[str, T.Any]:
-        """The keyword arguments for ``text_to_audio`` that the controls hold (the prompt is checked here)."""
+    def _checked_prompt(self) -> str:
+        """The prompt; an empty one is refused (before a model loads for nothing)."""
         if not self.prompt.value.strip():
             raise RiffnbError("the prompt is empty: describe the music, e.g. 'funky jazz piano'")
+        return self.prompt.value
+
+    def text_to_audio_options(self) -> dict[str, T.Any]:
+        """The keyword arguments for ``text_to_audio`` that the controls hold, other than the prompt. Read them
+        after :meth:`pipeline`: a newly loaded model sets them to its defaults."""
         return dict(
             negative_prompt=self.negative_prompt.value or None,
             seed=self.seed.value,
@@ -97,7 +102,8 @@ class GeneratePanel(Panel, GenerationSettings):
     ----------
     model
         A model name for :func:`riffnb.load_pipeline` (``"tiny"``, a hub id, a local folder), loaded on the first
-        Generate, or a pipeline you loaded.
+        Generate, or a pipeline you loaded. Another model typed in the model box loads on the next Generate and
+        sets steps, guidance, duration and scheduler to its defaults, replacing the values chosen before.
     prompt, negative_prompt, seed, steps, guidance, width, scheduler
         Starting values of the controls; for steps, guidance, width (in image columns) and scheduler None takes
         the model's defaults (tiny: 20 steps, guidance 4, 256 columns = 5.12 s; Riffusion: 30, 7, 512 = 5.12 s).
@@ -152,8 +158,9 @@ class GeneratePanel(Panel, GenerationSettings):
     def generate(self) -> "Clip":
         """Generate a clip with the controls' settings; returns it (also kept as ``panel.clip``)."""
         self._reset_progress()
-        options = self.text_to_audio_options()
+        prompt = self._checked_prompt()
         pipe = self.pipeline()
+        options = self.text_to_audio_options()
         self.preview.value = ""
         shown = [0.0]
 
@@ -169,7 +176,7 @@ class GeneratePanel(Panel, GenerationSettings):
 
         with self._tracking(options["steps"]):
             with quiet_progress(pipe):
-                clip = pipe.text_to_audio(self.prompt.value, callback=on_step, **options)
+                clip = pipe.text_to_audio(prompt, callback=on_step, **options)
         self.preview.value = ""
         self.clip = clip
         self.result.value = clip_html(clip)
@@ -255,8 +262,9 @@ class DiffusionStepper(Panel, GenerationSettings):
     def run(self) -> "Clip":
         """Generate with the controls' settings, keeping every step; show the last step. Returns the clip."""
         self._reset_progress()
-        options = self.text_to_audio_options()
+        prompt = self._checked_prompt()
         pipe = self.pipeline()
+        options = self.text_to_audio_options()
         latents: list["torch.Tensor"] = []
         timesteps: list[float] = []
         thumbnails: list["Image.Image"] = []
@@ -270,7 +278,7 @@ class DiffusionStepper(Panel, GenerationSettings):
 
         with self._tracking(options["steps"]):
             with quiet_progress(pipe):
-                clip = pipe.text_to_audio(self.prompt.value, callback=keep, **options)
+                clip = pipe.text_to_audio(prompt, callback=keep, **options)
         label = (f"#{len(self.runs) + 1}: {clip.scheduler}, guidance {clip.guidance:g}, {clip.steps} steps, "
                  f"seed {clip.seed}")
         self.runs.append(StepperRun(label, clip, latents, timesteps, thumbnails))

@@ -312,6 +312,11 @@ class EndlessPlayer(Panel, DiffusionControls):
     request). The thread keeps at most ``ahead`` clips ready beyond the one playing, stops after ``max_clips``,
     and stops when you press Stop (after the clip in progress). Stop offers the whole track as a WAV.
 
+    When the first clip starts by itself, only the newest ``keep_players`` players stay: older ones are removed to
+    save memory (the one playing by the clock is among the newest; whether the browser really played the others
+    it does not tell, and it may have blocked the autoplay). With "play as clips arrive" unticked nothing plays
+    until you press play, so every player stays, up to ``max_clips``.
+
     Where it runs: a clip must take less time to make than to play for the music not to pause between clips,
     which needs a GPU with Riffusion's model (Colab's T4 runtime); on a CPU (Binder) use the tiny model, and
     expect pauses. On Colab the thread keeps going after the cell finishes, as in JupyterLab; Binder stops idle
@@ -380,6 +385,8 @@ class EndlessPlayer(Panel, DiffusionControls):
         self._stopping = threading.Event()
         self._pending_prompt: str | None = None
         self._play_started: float | None = None
+        # Whether the track's first clip started by itself: only then do older players make way for new ones.
+        self._autoplaying = False
         self._stream = uuid.uuid4().hex[:12]
         # Start is an action: these are disabled while the model loads, and while the thread plays (see _settle).
         self._control(self.model, self.seed, self.dice, self.seed_image, self.width, self.strength, self.steps,
@@ -475,15 +482,17 @@ class EndlessPlayer(Panel, DiffusionControls):
         start, end = request.get("start", {}), request.get("end", {})
         where = (f"{start.get('prompt')!r} seed {start.get('seed')} \N{RIGHTWARDS ARROW} {end.get('prompt')!r} "
                  f"seed {end.get('seed')}, alpha {request.get('alpha', 0):.2f}")
-        first = index == 0
-        if first:
+        if index == 0:
             self._play_started = time.monotonic()
-        item = W.HTML(value=self._player_html(clip, index, where, autoplay=first and self.autoplay.value))
+            self._autoplaying = self.autoplay.value
+        item = W.HTML(value=self._player_html(clip, index, where, autoplay=index == 0 and self._autoplaying))
         # Appending keeps the players already shown (and the one playing) untouched in the browser.
         self.players.children = tuple(self.players.children) + (item,)
-        for old in self.players.children[: -self.keep_players]:
-            if "<audio" in old.value:
-                old.value = f'<span style="opacity: 0.6">clip {self.players.children.index(old) + 1} (played)</span>'
+        if self._autoplaying:
+            for number, old in enumerate(self.players.children[: -self.keep_players], start=1):
+                if "<audio" in old.value:
+                    old.value = (f'<span style="opacity: 0.6">clip {number}: removed to save memory (Stop offers '
+                                 "the whole track)</span>")
         self.now.value = (f'<span style="opacity: 0.75">{len(self.track.clips)} clips, '
                           f'{self.track.duration_s:.1f} s made</span>')
 
