@@ -63,6 +63,7 @@ import dataclasses
 import io
 import json
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -402,6 +403,8 @@ for field in ("train_clips", "vae_steps", "vae_batch", "vae_lr", "unet_steps", "
 rows.append(f"| `sizes.unet_channels` | {TOY_RECIPE.sizes.unet_channels} | {FULL_RECIPE.sizes.unet_channels} |")
 display(Markdown("\n".join(rows)))
 
+# A work folder that holds a run is resumed, not restarted: start from an empty one each time this cell runs.
+shutil.rmtree(workdir / "toy", ignore_errors=True)
 trainer = Trainer(workdir / "toy", TOY_RECIPE, log_every=1)   # log (and plot) every step
 images, specs = trainer.corpus()                          # phase 1: render the corpus (cached in the folder)
 print(f"corpus: {images.shape[0]} images of {images.shape[1]}x{images.shape[2]} pixels")
@@ -531,7 +534,7 @@ for name, prompt in PROMPTS.items():
 # python -m riffnb.train --workdir runs/tiny --out my-tiny            # the same command again: it resumes
 # python -m riffnb.train --workdir runs/tiny --unet-steps 20000       # resume and train longer
 # python -m riffnb.train --workdir runs/tiny --export-only --out my-tiny   # export the latest checkpoint
-# python -m riffnb.train --workdir runs/more --init-from riffnb/models/tiny --unet-steps 20000
+# python -m riffnb.train --workdir runs/more --init-from tiny --unet-steps 20000
 # ```
 #
 # The last one keeps training the **shipped** model: a new work folder starts from its exported weights (the

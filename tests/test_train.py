@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +23,33 @@ from riffnb.train.corpus import TINY_PARAMS
 SHIPPED = Path(__file__).parents[1] / "riffnb" / "models" / "tiny"
 
 
-def train(workdir: Path, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
-    """Run ``python -m riffnb.train --smoke`` as a learner would; fail with its output if it fails."""
+def train(workdir: Path, *args: str, cwd: Path | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
+    """Run ``python -m riffnb.train --smoke`` (in ``cwd``) as a learner would; fail with its output if it fails."""
     result = subprocess.run(
         [RIFFNB_PYTHON, "-m", "riffnb.train", "--smoke", "--workdir", str(workdir), "--threads", "1", *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def riffnb_train(*args: str | Path, cwd: Path | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run ``python -m riffnb.train ARGS...`` (in ``cwd``) and return how it ended, success or not."""
+    return subprocess.run([RIFFNB_PYTHON, "-m", "riffnb.train", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def assert_refused(result: subprocess.CompletedProcess, *phrases: str) -> None:
+    """The command stopped with exit status 2 and one ``error:`` line holding every phrase, no traceback."""
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, result.stderr[-3000:]
+    for phrase in phrases:
+        assert phrase in errors[0], errors[0]
 
 
 def load_checkpoint(workdir: Path) -> dict:
@@ -92,7 +113,7 @@ def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(s
     halfway = load_checkpoint(workdir)
     assert halfway["phase"] == "done" and halfway["step"] == 2 and halfway["decoder_step"] == 0
     second = train(workdir, "--unet-steps", "4", "--decoder-steps", "3")
-    assert "resuming" in second.stdout and "phase done, step 2" in second.stdout
+    assert f"resuming {workdir} (the --smoke recipe) at phase done, step 2" in second.stdout
     assert "rendering" not in second.stdout and "vae step" not in second.stdout and "decoder step 3/3" in second.stdout
     resumed = load_checkpoint(workdir)
     straight = load_checkpoint(smoke_run)
@@ -179,13 +200,31 @@ def test_a_cool_down_given_on_resume_lowers_the_unet_learning_rate(smoke_run, tm
 
 
 def test_init_from_a_folder_that_is_not_an_export_says_so(tmp_path):
-    result = subprocess.run(
-        [RIFFNB_PYTHON, "-m", "riffnb.train", "--smoke", "--workdir", str(tmp_path / "w"), "--init-from",
-         str(tmp_path)], capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "is not a pipeline exported by riffnb.train" in result.stderr
-    assert not (tmp_path / "w" / "checkpoint.pt").exists()
+    (tmp_path / "notes.txt").write_text("not a model")
+    result = riffnb_train("--smoke", "--workdir", tmp_path / "w", "--init-from", tmp_path)
+    # The fix it names works from any folder: the shipped model's name, not its path in the repository.
+    assert_refused(result, "is not a pipeline exported by riffnb.train", "a shipped model's name (tiny)")
+    assert not (tmp_path / "w").exists()
+    assert_refused(riffnb_train("--smoke", "--workdir", tmp_path / "w", "--init-from", "no-such-model"),
+                   "no such folder: no-such-model")
+    assert not (tmp_path / "w").exists()
+
+
+def test_init_from_takes_the_shipped_model_by_name_from_any_folder(tmp_path):
+    # Without --unet-steps the full recipe would stop where the shipped model stopped: nothing to train.
+    result = riffnb_train("--workdir", tmp_path / "w", "--init-from", "tiny", cwd=tmp_path)
+    done = json.loads((SHIPPED / "riffnb.json").read_text())["training"]["unet_steps_done"]
+    assert_refused(result, f"{SHIPPED} has had {done} UNet steps", f"pass --unet-steps above {done}")
+    assert not (tmp_path / "w").exists()
+
+
+def test_init_from_a_model_of_other_sizes_says_so_in_one_line(tmp_path):
+    result = riffnb_train("--smoke", "--workdir", tmp_path / "w", "--init-from", "tiny", "--unet-steps", "20000",
+                          cwd=tmp_path)
+    assert_refused(result, "holds networks of other sizes than the --smoke recipe",
+                   "unet block_out_channels [48, 96, 128] (recipe: [16, 32, 32])", "continue it without --smoke")
+    assert "size mismatch" not in result.stderr and len(result.stderr.splitlines()) < 10
+    assert not (tmp_path / "w").exists()
 
 
 def test_init_from_a_pipeline_with_other_spectrogram_parameters_says_so(smoke_run, tmp_path):
@@ -209,6 +248,190 @@ def test_export_only_rewrites_the_pipeline_from_the_checkpoint(smoke_run, tmp_pa
     train(smoke_run, "--export-only", "--out", str(out))
     assert (out / "model_index.json").is_file() and (out / "spectrogram_params.json").is_file()
     assert not list(tmp_path.glob(".*part"))
+    # transformers 4 loads CLIPTokenizer from these two; transformers 5 from tokenizer.json.
+    for name in ("vocab.json", "merges.txt"):
+        assert (out / "tokenizer" / name).read_bytes() == (smoke_run / "tokenizer" / name).read_bytes()
+
+
+def test_export_only_of_a_missing_work_folder_creates_nothing(tmp_path):
+    assert_refused(riffnb_train("--smoke", "--workdir", tmp_path / "typo", "--export-only"),
+                   f"{tmp_path / 'typo' / 'checkpoint.pt'} does not exist")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_export_over_an_earlier_export_keeps_the_files_that_are_not_the_pipeline(smoke_run, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(smoke_run / "pipeline", model)
+    (model / "README.md").write_text("# the model card\n")
+    (model / "HISTORY.md").write_text("# how it was trained\n")
+    (model / "figures").mkdir()
+    (model / "figures" / "loss.png").write_bytes(b"png")
+    (model / "unet" / "stale.safetensors").write_bytes(b"weights of an older export")
+    settings = json.loads((model / "riffnb.json").read_text())
+    settings["training"]["exported_at"] = "an older export"
+    (model / "riffnb.json").write_text(json.dumps(settings))
+    # "." is resolved against the folder the command runs in.
+    train(smoke_run, "--export-only", "--out", ".", cwd=model)
+    assert (model / "README.md").read_text() == "# the model card\n"
+    assert (model / "HISTORY.md").read_text() == "# how it was trained\n"
+    assert (model / "figures" / "loss.png").read_bytes() == b"png"
+    # The pipeline's own parts are replaced whole, leftovers and all.
+    assert not (model / "unet" / "stale.safetensors").exists()
+    assert json.loads((model / "riffnb.json").read_text())["training"]["exported_at"] != "an older export"
+    assert not list(tmp_path.glob(".*"))
+
+
+def test_export_refuses_an_out_it_would_empty_or_that_holds_the_run(smoke_run, tmp_path):
+    workdir = tmp_path / "work"
+    shutil.copytree(smoke_run, workdir)
+    before = (workdir / "checkpoint.pt").read_bytes()
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    (documents / "notes.txt").write_text("mine")
+    cases = {
+        documents: "holds files and is not a pipeline exported by riffnb.train",
+        workdir: "is or holds the work folder",
+        tmp_path: "is or holds the work folder",
+        workdir / "corpus-train": "is inside the work folder",
+        workdir / "elsewhere": "is inside the work folder",
+        workdir / "checkpoint.pt": "is inside the work folder",
+    }
+    for out, message in cases.items():
+        assert_refused(riffnb_train("--smoke", "--workdir", workdir, "--export-only", "--out", out),
+                       f"--out {out} {message}", "pass a")
+    # Relative paths: "." is the folder the command runs in (here the one holding the work folder).
+    assert_refused(riffnb_train("--smoke", "--workdir", "work", "--export-only", "--out", ".", cwd=tmp_path),
+                   f"--out {tmp_path} is or holds the work folder {workdir}")
+    assert [path.name for path in documents.iterdir()] == ["notes.txt"]
+    assert (documents / "notes.txt").read_text() == "mine"
+    assert (workdir / "checkpoint.pt").read_bytes() == before
+    assert sorted(p.name for p in workdir.iterdir()) == sorted(p.name for p in smoke_run.iterdir())
+    assert not list(tmp_path.glob(".*"))
+
+
+def test_a_bad_out_is_refused_before_training_starts(tmp_path):
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    (documents / "notes.txt").write_text("mine")
+    assert_refused(riffnb_train("--smoke", "--workdir", tmp_path / "work", "--out", documents),
+                   "holds files and is not a pipeline")
+    assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--threads", "0"), ("--unet-steps", "-5"), ("--vae-steps", "0"), ("--decoder-steps", "-1"),
+    ("--unet-cooldown-steps", "-1"), ("--corpus-workers", "0"), ("--checkpoint-minutes", "-1"),
+    ("--export-minutes", "nan"), ("--unet-steps", "many"),
+])
+def test_bad_numbers_are_refused_before_anything_starts(tmp_path, option, value):
+    result = riffnb_train("--smoke", "--workdir", tmp_path / "work", option, value)
+    assert_refused(result, f"argument {option}:")
+    assert not (tmp_path / "work").exists()
+
+
+def test_smoke_runs_have_a_work_folder_of_their_own(tmp_path):
+    assert_refused(riffnb_train("--smoke", "--export-only", cwd=tmp_path),
+                   f"{Path('checkpoints') / 'smoke' / 'checkpoint.pt'} does not exist")
+    assert_refused(riffnb_train("--export-only", cwd=tmp_path),
+                   f"{Path('checkpoints') / 'tiny' / 'checkpoint.pt'} does not exist")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_work_folder_resumes_only_the_recipe_it_was_started_with(smoke_run, tmp_path):
+    import torch
+
+    from riffnb.train.train import FULL_RECIPE
+
+    workdir = tmp_path / "work"
+    shutil.copytree(smoke_run, workdir)
+    # The toy run, resumed without --smoke, would be exported as if it were the full model.
+    assert_refused(riffnb_train("--workdir", workdir, "--out", tmp_path / "model"),
+                   f"{workdir} holds a run of the --smoke recipe, not of the full recipe", "resume it with --smoke",
+                   "pass another --workdir")
+    assert not (tmp_path / "model").exists()
+    # And a full run, resumed with --smoke, would silently train on for hours.
+    state = load_checkpoint(workdir)
+    state["recipe"] = FULL_RECIPE.to_dict()
+    torch.save(state, workdir / "checkpoint.pt")
+    before = (workdir / "checkpoint.pt").read_bytes()
+    assert_refused(riffnb_train("--smoke", "--workdir", workdir, "--unet-steps", "6"),
+                   f"{workdir} holds a run of the full recipe, not of the --smoke recipe", "resume it without --smoke")
+    assert (workdir / "checkpoint.pt").read_bytes() == before
+
+
+def test_a_second_run_in_a_work_folder_in_use_stops(smoke_run, tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    from riffnb.train.train import LOCK_FILE
+
+    workdir = tmp_path / "work"
+    shutil.copytree(smoke_run, workdir)
+    before = (workdir / "checkpoint.pt").read_bytes()
+    # This process plays the run already training there.
+    with open(workdir / LOCK_FILE, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        result = riffnb_train("--smoke", "--workdir", workdir, "--threads", "1", "--unet-steps", "6")
+    assert_refused(result, f"{workdir} is in use by another training run (pid {os.getpid()}", "another --workdir")
+    assert (workdir / "checkpoint.pt").read_bytes() == before
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """The ids of the processes whose command line holds ``text`` (Linux's /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                found.append(cmdline.parent.name)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").is_file(), reason="lists processes through Linux's /proc")
+def test_a_stopped_run_stops_its_corpus_renderer_and_frees_the_work_folder(tmp_path):
+    import fcntl
+
+    from riffnb.train.train import LOCK_FILE, SMOKE_RECIPE, Trainer
+
+    workdir = tmp_path / "work"
+    # Enough clips that the renderer is still busy when the autoencoder has taken its first steps.
+    recipe = dataclasses.replace(SMOKE_RECIPE, train_clips=640, vae_steps=10**6)
+    trainer = Trainer(workdir, recipe, overlap_corpus=True, corpus_workers=2, log_every=1)
+
+    def stop_once_training() -> None:
+        # What SIGINT's handler does: the run saves and stops after this step.
+        deadline = time.time() + 120
+        while trainer.step == 0 and time.time() < deadline:
+            time.sleep(0.1)
+        trainer.stop_requested = True
+
+    stopper = threading.Thread(target=stop_once_training)
+    stopper.start()
+    trainer.run()
+    stopper.join()
+    corpus = str(workdir / "corpus-train")
+    assert trainer.phase == "vae" and 0 < load_checkpoint(workdir)["step"] < recipe.vae_steps
+    assert not (workdir / "corpus-train").exists() and (workdir / "corpus-train.part" / "progress.json").is_file()
+    deadline = time.time() + 10
+    while processes_mentioning(corpus) and time.time() < deadline:
+        time.sleep(0.2)
+    assert processes_mentioning(corpus) == []
+    with open(workdir / LOCK_FILE) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_a_renderer_that_fails_after_the_corpus_is_complete_is_no_failure(smoke_run, tmp_path):
+    from riffnb.train.train import _check_renderer
+
+    # A renderer racing another one on the same folder fails on the files the winner moved: exit status 1.
+    renderer = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+    renderer.wait()
+    complete = tmp_path / "corpus-train"
+    shutil.copytree(smoke_run / "corpus-train", complete)
+    _check_renderer(complete, renderer)
+    with pytest.raises(RuntimeError, match="rendering the corpus failed"):
+        _check_renderer(tmp_path / "unfinished", renderer)
 
 
 def test_full_size_model_fits_the_30_mb_budget():

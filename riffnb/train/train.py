@@ -28,6 +28,7 @@ Train the toy recipe in a minute and load the result::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime
@@ -44,13 +45,31 @@ from pathlib import Path
 
 import numpy as np
 
-from ..diffusion.loading import PARAMS_FILE, SETTINGS_FILE, SamplingDefaults
+from ..diffusion.loading import PARAMS_FILE, SETTINGS_FILE, SHIPPED_MODELS, SamplingDefaults, read_params, resolve_model
+from ..errors import OutputExistsError, RiffnbError
 from .captions import ClipSpec, caption_for
 from .corpus import IMAGE_WIDTH, TINY_PARAMS, build_corpus, load_corpus
 from .models import FULL, SMOKE, ModelSizes, make_text_encoder, make_training_scheduler, make_unet, make_vae
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so nothing stops a second run in the same work folder there.
+    fcntl = None
+
 if T.TYPE_CHECKING:
     import torch
+
+
+#: The fields of a :class:`Recipe` a resumed run may change; the others are fixed by the run's first start.
+STEP_FIELDS = ("vae_steps", "unet_steps", "unet_cooldown_steps", "decoder_steps")
+
+#: The file in the work folder that a training run holds locked (and the corpus renderer it starts, which inherits
+#: the lock): a second run in the same folder would train on the same ``checkpoint.pt``.
+LOCK_FILE = "train.lock"
+
+
+class TrainingError(RiffnbError):
+    """A training run that cannot start, resume or export as asked; the message says what to do instead."""
 
 
 #: Prompts drawn at every preview, to watch the model learn.
@@ -115,6 +134,48 @@ SMOKE_RECIPE = Recipe(
     sizes=SMOKE, train_clips=24, vae_steps=4, vae_batch=2, unet_steps=4, unet_batch=4, unet_cooldown_steps=0,
     decoder_steps=3, warmup_steps=2, ema_decay=0.9,
 )
+
+
+def _without_steps(recipe: Recipe) -> Recipe:
+    return dataclasses.replace(recipe, **{name: 0 for name in STEP_FIELDS})
+
+
+def recipe_name(recipe: Recipe) -> str:
+    """"the --smoke recipe", "the full recipe" or "a custom recipe", whatever the step counts."""
+    for known, name in ((SMOKE_RECIPE, "the --smoke recipe"), (FULL_RECIPE, "the full recipe")):
+        if _without_steps(recipe) == _without_steps(known):
+            return name
+    return "a custom recipe"
+
+
+def _recipe_differences(held: Recipe, asked: Recipe) -> str:
+    """The fields other than step counts in which ``held`` differs from ``asked``, as "name value (asked: value)"."""
+
+    def fields(recipe: Recipe) -> dict[str, T.Any]:
+        values = dataclasses.asdict(_without_steps(recipe))
+        sizes = values.pop("sizes")
+        return {**values, **{f"sizes.{name}": value for name, value in sizes.items()}}
+
+    held_values, asked_values = fields(held), fields(asked)
+    return ", ".join(f"{name} {value!r} (asked: {asked_values[name]!r})" for name, value in held_values.items()
+                     if value != asked_values[name])
+
+
+def _resumed_recipe(workdir: Path, held: Recipe, asked: Recipe) -> Recipe:
+    """``held``, the recipe of the run in ``workdir``, after checking that it is the one asked for (step counts
+    aside): resuming another one would silently train, or export, a model of other sizes than the command says."""
+    if _without_steps(held) == _without_steps(asked):
+        return held
+    name = recipe_name(held)
+    fix = {
+        "the --smoke recipe": "resume it with --smoke",
+        "the full recipe": "resume it without --smoke",
+    }.get(name, "resume it from Python with the Recipe it was started with")
+    if name == "a custom recipe":
+        name += f" ({_recipe_differences(held, asked)})"
+    raise TrainingError(f"{workdir} holds a run of {name}, not of {recipe_name(asked)} asked for; {fix}, or pass "
+                        "another --workdir to start a new run")
+
 
 #: How the exported model samples when a call does not say (written into its ``riffnb.json``). Guidance 4, not
 #: Riffusion's 7: for the cooled-down UNet it gave the seed prompt its electric guitar more often (8 vs 5 of 17
@@ -191,6 +252,66 @@ def _differences_from_tiny_params(params: dict[str, T.Any]) -> str:
                      if value != getattr(TINY_PARAMS, name))
 
 
+def _network_sizes(sizes: ModelSizes) -> dict[str, dict[str, T.Any]]:
+    """The ``config.json`` entries that ``sizes`` sets in each network, as :mod:`riffnb.train.models` builds them."""
+    return {
+        "vae": {"block_out_channels": list(sizes.vae_channels), "norm_num_groups": sizes.vae_groups,
+                "latent_channels": sizes.latent_channels},
+        "unet": {"block_out_channels": list(sizes.unet_channels), "norm_num_groups": sizes.unet_groups,
+                 "attention_head_dim": sizes.unet_heads, "cross_attention_dim": sizes.text_width},
+        "text_encoder": {"hidden_size": sizes.text_width, "num_hidden_layers": sizes.text_layers,
+                         "num_attention_heads": sizes.text_heads},
+    }
+
+
+def _size_differences(folder: Path, sizes: ModelSizes) -> list[str]:
+    """How the networks of the pipeline in ``folder`` differ in size from ``sizes``, as "part key value (recipe:
+    value)" phrases."""
+    differences = []
+    for part, expected in _network_sizes(sizes).items():
+        path = folder / part / "config.json"
+        # A part without its config is for load_pipeline to report.
+        config = json.loads(path.read_text()) if path.is_file() else expected
+        differences += [f"{part} {key} {config.get(key)!r} (recipe: {value!r})" for key, value in expected.items()
+                        if config.get(key) != value]
+    return differences
+
+
+def _pipeline_to_continue(init_from: str | os.PathLike, recipe: Recipe) -> tuple[Path, dict[str, T.Any]]:
+    """The folder of the exported pipeline ``init_from`` (a folder or a shipped model's name) and its training
+    record, after checking that ``recipe`` can continue it. Reads only: nothing is created when it cannot."""
+    text = os.fspath(init_from)
+    # resolve_model would also download a hub id: a whole pipeline, to be refused unless riffnb.train exported it.
+    if text not in SHIPPED_MODELS and not Path(text).expanduser().exists():
+        raise TrainingError(f"no such folder: {text}; pass a folder written by --out, or a shipped model's name "
+                            f"({', '.join(SHIPPED_MODELS)})")
+    folder = resolve_model(text)
+    settings_path = folder / SETTINGS_FILE
+    training = json.loads(settings_path.read_text()).get("training") if settings_path.is_file() else None
+    if training is None:
+        raise TrainingError(f"{folder} is not a pipeline exported by riffnb.train (no {SETTINGS_FILE} with a training "
+                            f"record); pass a folder written by --out, or a shipped model's name "
+                            f"({', '.join(SHIPPED_MODELS)})")
+    differences = _differences_from_tiny_params(dataclasses.asdict(read_params(folder)))
+    if differences:
+        raise TrainingError(f"{folder} draws with other spectrogram parameters than this version of riffnb.train: "
+                            f"{differences}; it cannot be continued, train a model from scratch instead")
+    differences = _size_differences(folder, recipe.sizes)
+    if differences:
+        fix = "continue it with a recipe of its sizes"
+        if not _size_differences(folder, SMOKE):
+            fix = "continue it with --smoke"
+        elif not _size_differences(folder, FULL):
+            fix = "continue it without --smoke"
+        shown = ", ".join(differences[:3]) + (f" and {len(differences) - 3} more" if len(differences) > 3 else "")
+        raise TrainingError(f"{folder} holds networks of other sizes than {recipe_name(recipe)}: {shown}; {fix}")
+    done = training["unet_steps_done"]
+    if recipe.unet_steps <= done:
+        raise TrainingError(f"{folder} has had {done} UNet steps and the run would stop at step {recipe.unet_steps}; "
+                            f"pass --unet-steps above {done} to train it further")
+    return folder, training
+
+
 class Trainer:
     """One training run in ``workdir``: builds or resumes everything and runs the phases.
 
@@ -199,9 +320,9 @@ class Trainer:
     workdir
         Holds the corpus, the tokenizer, cached latents, ``checkpoint.pt``, ``metrics.jsonl`` and previews.
     recipe
-        Used for a new run; a resumed run keeps the recipe it started with, except for step counts given in
-        ``step_overrides`` (``{"vae_steps": ..., "unet_steps": ..., "unet_cooldown_steps": ...,
-        "decoder_steps": ...}``).
+        The run's recipe. A resumed run must have been started with it (a :class:`TrainingError` says which one
+        it was, if not); only the step counts may differ, and those given in ``step_overrides``
+        (``{"vae_steps": ..., "unet_steps": ..., "unet_cooldown_steps": ..., "decoder_steps": ...}``) replace them.
     checkpoint_minutes
         How often to save while a phase runs.
     preview_minutes
@@ -213,7 +334,8 @@ class Trainer:
         (more throughput on a busy machine). The autoencoder phase then depends on timing, so a resumed run no
         longer replays it exactly; the other phases still do.
     init_from
-        An exported pipeline folder to continue (a new work folder only): see :meth:`_start_from_pipeline`.
+        An exported pipeline to continue, a folder or a shipped model's name such as ``"tiny"`` (a new work folder
+        only; ignored when ``workdir`` holds a checkpoint): see :meth:`_start_from_pipeline`.
     log_every
         Print the mean losses and append them to ``metrics.jsonl`` every this many steps (1 for a loss curve).
     """
@@ -234,7 +356,6 @@ class Trainer:
         import torch
 
         self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.workdir / "checkpoint.pt"
         self.checkpoint_seconds = checkpoint_minutes * 60
         self.log_every = log_every
@@ -245,11 +366,14 @@ class Trainer:
         self.periodic_tasks: list[tuple[float, T.Callable[[], T.Any]]] = []
         if preview_minutes > 0:
             self.periodic_tasks.append((preview_minutes * 60, self.preview))
-        state = None
+        state = continued = None
         if self.checkpoint_path.is_file():
             state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
-            recipe = Recipe.from_dict(state["recipe"])
+            recipe = _resumed_recipe(self.workdir, Recipe.from_dict(state["recipe"]), recipe)
         recipe = dataclasses.replace(recipe, **(step_overrides or {}))
+        if state is None and init_from is not None:
+            continued = _pipeline_to_continue(init_from, recipe)
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.recipe = recipe
         # Seeded before the networks are built: their initial weights are part of the run.
         torch.manual_seed(recipe.seed)
@@ -281,9 +405,9 @@ class Trainer:
         self.decoder_generator = torch.Generator().manual_seed(recipe.seed + 1)
         if state is not None:
             self._load_state(state)
-            log(f"resuming {self.workdir} at phase {self.phase}, step {self.step}")
-        elif init_from is not None:
-            self._start_from_pipeline(Path(init_from))
+            log(f"resuming {self.workdir} ({recipe_name(recipe)}) at phase {self.phase}, step {self.step}")
+        elif continued is not None:
+            self._start_from_pipeline(*continued)
 
     # ------------------------------------------------------------------------------------------------------------
     # State
@@ -334,9 +458,9 @@ class Trainer:
         # Checkpoints from before the parameters were saved cannot be checked.
         differences = _differences_from_tiny_params(state.get("spectrogram_params", dataclasses.asdict(TINY_PARAMS)))
         if differences:
-            raise ValueError(f"{self.workdir} holds a run on other spectrogram parameters than this version of "
-                             f"riffnb.train: {differences}; resume it with the version that started it, or start "
-                             "a new work folder")
+            raise TrainingError(f"{self.workdir} holds a run on other spectrogram parameters than this version of "
+                                f"riffnb.train: {differences}; resume it with the version that started it, or start "
+                                "a new work folder")
         self.phase = state["phase"]
         self.step = state["step"]
         self.scaling_factor = state["scaling_factor"]
@@ -358,29 +482,20 @@ class Trainer:
             self.decoder_rng.bit_generator.state = state["decoder_rng"]
             self.decoder_generator.set_state(state["decoder_torch_rng"])
 
-    def _start_from_pipeline(self, folder: Path) -> None:
+    def _start_from_pipeline(self, folder: Path, training: dict[str, T.Any]) -> None:
         """Continue training an exported pipeline (e.g. the shipped model) in a new work folder.
 
         The networks start from the exported weights (the EMA weights, which then seed both the trained copy and its
         average); the optimizer starts afresh, so the learning rate warms up again. The run skips the autoencoder and
-        goes on counting UNet steps from where the export stopped.
+        goes on counting UNet steps from where the export stopped. ``folder`` and ``training`` (the training record
+        of its ``riffnb.json``) come from :func:`_pipeline_to_continue`, which has checked them.
         """
         from ..diffusion.loading import load_pipeline
 
-        settings_path = folder / SETTINGS_FILE
-        if not settings_path.is_file():
-            raise ValueError(f"{folder} is not a pipeline exported by riffnb.train (no {SETTINGS_FILE}); "
-                             "pass a folder written by --out or riffnb/models/tiny")
-        training = json.loads(settings_path.read_text())["training"]
-        loaded = load_pipeline(folder, device="cpu", dtype="float32")
-        differences = _differences_from_tiny_params(dataclasses.asdict(loaded.params))
-        if differences:
-            raise ValueError(f"{folder} draws with other spectrogram parameters than this version of riffnb.train: "
-                             f"{differences}; it cannot be continued, train a model from scratch instead")
-        exported = loaded.pipeline
+        exported = load_pipeline(folder, device="cpu", dtype="float32").pipeline
         if exported.tokenizer.get_vocab() != self.tokenizer.get_vocab():
-            raise ValueError(f"{folder}'s tokenizer differs from the caption grammar's vocabulary; it cannot be "
-                             "continued with this version of riffnb.train")
+            raise TrainingError(f"{folder}'s tokenizer differs from the caption grammar's vocabulary; it cannot be "
+                                "continued with this version of riffnb.train")
         self.vae.load_state_dict(exported.vae.state_dict())
         self.scaling_factor = float(exported.vae.config.scaling_factor)
         self.text_encoder.load_state_dict(exported.text_encoder.state_dict())
@@ -427,58 +542,90 @@ class Trainer:
             log(f"corpus rendered in {time.time() - started:.0f} s")
         images, specs = load_corpus(folder)
         if len(specs) != self.recipe.train_clips:
-            raise ValueError(f"{folder} holds {len(specs)} clips, the recipe wants {self.recipe.train_clips}")
+            raise TrainingError(f"{folder} holds {len(specs)} clips, the recipe wants {self.recipe.train_clips}; "
+                                "delete the folder to render the recipe's, or pass another --workdir")
         return images, specs
 
     def run(self) -> None:
-        """Run the remaining phases; stops cleanly (after saving) on SIGINT or SIGTERM."""
+        """Run the remaining phases; stops cleanly (after saving) on SIGINT or SIGTERM.
+
+        Raises :class:`TrainingError` if another run holds the work folder (:data:`LOCK_FILE`).
+        """
 
         def request_stop(signum, frame):
             log(f"signal {signum}: saving and stopping after this step")
             self.stop_requested = True
 
         folder = self.workdir / "corpus-train"
-        renderer = None
-        if self.overlap_corpus and self.phase == "vae" and not (folder / "specs.json").is_file():
-            renderer = self._start_rendering(folder)
-            images, available = self._partial_corpus(folder, renderer)
-        else:
-            # The corpus build resumes by itself after a kill, so stopping politely only matters from here on.
-            images, specs = self.corpus()
-            available = lambda: len(images)  # noqa: E731
-        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            if self.phase == "done" and self.step < self.recipe.unet_steps:
-                self.phase = "unet"
-            elif self.phase == "done" and self.decoder_step < self.recipe.decoder_steps:
-                self.phase = "decoder"
-            if self.phase == "vae":
-                self.train_vae(images, available)
-            if renderer is not None:
-                if self.stop_requested:
-                    return
-                log("waiting for the corpus to finish rendering")
-                if renderer.wait() != 0:
-                    raise RuntimeError(f"rendering the corpus failed (exit status {renderer.returncode})")
-            images, specs = self.corpus()
-            if self.phase == "latents" and not self.stop_requested:
-                self.encode_latents(images)
-            if self.phase == "unet" and not self.stop_requested:
-                self.train_unet(specs)
-            if self.phase == "decoder" and not self.stop_requested:
-                self.train_decoder(images)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        renderer, previous = None, {}
+        with self._holding_workdir() as lock:
+            try:
+                if self.overlap_corpus and self.phase == "vae" and not (folder / "specs.json").is_file():
+                    renderer = self._start_rendering(folder, lock)
+                    images, available = self._partial_corpus(folder, renderer)
+                else:
+                    # The corpus build resumes by itself after a kill, so stopping politely only matters from here on.
+                    images, specs = self.corpus()
+                    available = lambda: len(images)  # noqa: E731
+                previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+                if self.phase == "done" and self.step < self.recipe.unet_steps:
+                    self.phase = "unet"
+                elif self.phase == "done" and self.decoder_step < self.recipe.decoder_steps:
+                    self.phase = "decoder"
+                if self.phase == "vae":
+                    self.train_vae(images, available)
+                if renderer is not None:
+                    if self.stop_requested:
+                        return
+                    log("waiting for the corpus to finish rendering")
+                    renderer.wait()
+                    _check_renderer(folder, renderer)
+                images, specs = self.corpus()
+                if self.phase == "latents" and not self.stop_requested:
+                    self.encode_latents(images)
+                if self.phase == "unet" and not self.stop_requested:
+                    self.train_unet(specs)
+                if self.phase == "decoder" and not self.stop_requested:
+                    self.train_decoder(images)
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+                if renderer is not None:
+                    _stop_renderer(renderer)
 
-    def _start_rendering(self, folder: Path) -> "subprocess.Popen":
+    @contextlib.contextmanager
+    def _holding_workdir(self) -> T.Iterator[T.IO | None]:
+        """Hold :data:`LOCK_FILE` locked while the block runs (yields its open file; None where there is no flock)."""
+        if fcntl is None:
+            yield None
+            return
+        with open(self.workdir / LOCK_FILE, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise TrainingError(
+                    f"{self.workdir} is in use by another training run (pid {holder}, or the corpus renderer it "
+                    "started); wait for it to finish or stop it, or pass another --workdir"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield handle
+
+    def _start_rendering(self, folder: Path, lock: T.IO | None) -> "subprocess.Popen":
         code = (
             "import sys\nfrom riffnb.train.corpus import build_corpus\n"
             "build_corpus(sys.argv[1], 'train', int(sys.argv[2]), int(sys.argv[3]), workers=int(sys.argv[4]))\n"
         )
         arguments = [str(folder), str(self.recipe.train_clips), str(self.recipe.corpus_seed), str(self.corpus_workers)]
         log(f"rendering {self.recipe.train_clips} training clips into {folder} in a separate process")
-        return subprocess.Popen([sys.executable, "-c", code, *arguments])
+        # A process group of its own, so that stopping it also stops the processes it forks to render; and the
+        # lock's descriptor, so that the work folder stays locked while it renders even if this process is killed.
+        return subprocess.Popen([sys.executable, "-c", code, *arguments], start_new_session=True,
+                                pass_fds=() if lock is None else (lock.fileno(),))
 
     def _partial_corpus(self, folder: Path, renderer) -> tuple[np.ndarray, T.Callable[[], int]]:
         """The images of a corpus being rendered (memory-mapped) and a function giving how many are finished."""
@@ -492,8 +639,7 @@ class Trainer:
                 return self.recipe.train_clips if (folder / "specs.json").is_file() else 0
 
         while available() < minimum:
-            if renderer.poll() not in (None, 0):
-                raise RuntimeError(f"rendering the corpus failed (exit status {renderer.returncode})")
+            _check_renderer(folder, renderer)
             time.sleep(2)
         source = folder if (folder / "specs.json").is_file() else part
         # The open memory map stays valid when the renderer renames the folder at the end.
@@ -755,18 +901,79 @@ class Trainer:
         return path
 
 
+def _check_renderer(folder: Path, renderer: "subprocess.Popen") -> None:
+    """Raise if the corpus renderer has failed, that is exited with an error and left no complete corpus.
+
+    A renderer racing another on the same folder (one left running by an older version, or where there is no flock)
+    fails on the files the other one has moved away, although the corpus is complete.
+    """
+    if renderer.poll() not in (None, 0) and not (folder / "specs.json").is_file():
+        raise RuntimeError(f"rendering the corpus failed (exit status {renderer.returncode})")
+
+
+def _stop_renderer(renderer: "subprocess.Popen") -> None:
+    """End a corpus renderer still running, and the processes it forked; the next run continues its work."""
+    if renderer.poll() is not None:
+        return
+    log("stopping the corpus renderer; the next run continues from the clips it finished")
+    if hasattr(os, "killpg"):
+        os.killpg(renderer.pid, signal.SIGTERM)
+    else:
+        renderer.terminate()
+    renderer.wait()
+
+
+def _is_exported_pipeline(folder: Path) -> bool:
+    return (folder / "model_index.json").is_file() and (folder / SETTINGS_FILE).is_file()
+
+
+def _pipeline_entries(folder: Path) -> set[str]:
+    """The names in the pipeline ``folder`` that an export writes: its files and its components' folders."""
+    index = json.loads((folder / "model_index.json").read_text())
+    return {"model_index.json", PARAMS_FILE, SETTINGS_FILE} | {name for name in index if not name.startswith("_")}
+
+
+def check_export_folder(out: str | os.PathLike, workdir: str | os.PathLike) -> Path:
+    """``out`` as an absolute path, after checking that exporting the run in ``workdir`` there loses nothing.
+
+    ``out`` must be a new or empty folder, or a pipeline exported before (the export replaces it and keeps the files
+    that are not part of the pipeline, such as README.md); and neither the work folder, nor a folder holding it, nor
+    one inside it other than ``<workdir>/pipeline``. Raises :class:`TrainingError` or
+    :class:`~riffnb.errors.OutputExistsError` otherwise.
+    """
+    out = Path(out).expanduser().resolve()
+    workdir = Path(workdir).expanduser().resolve()
+    if out == workdir or out in workdir.parents:
+        raise TrainingError(f"--out {out} is or holds the work folder {workdir}, which exporting there would replace "
+                            "(checkpoint and all); pass a folder outside it")
+    if workdir in out.parents and out != workdir / "pipeline":
+        raise TrainingError(f"--out {out} is inside the work folder {workdir}, whose files belong to the run; pass a "
+                            f"folder outside it, or leave out --out to export to {workdir / 'pipeline'}")
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"--out {out} is a file; pass a folder")
+    if out.is_dir() and not _is_exported_pipeline(out) and any(out.iterdir()):
+        raise OutputExistsError(f"--out {out} holds files and is not a pipeline exported by riffnb.train (no "
+                                f"model_index.json and {SETTINGS_FILE}); pass a new or empty folder")
+    return out
+
+
 def export_pipeline(trainer: Trainer, out: str | os.PathLike) -> Path:
     """Write the trainer's pipeline (EMA weights) to ``out`` in the diffusers layout, replacing it atomically.
 
-    Besides what ``save_pretrained`` writes (safetensors weights, configs, the tokenizer), the folder gets
+    Besides what ``save_pretrained`` writes (safetensors weights, configs, the tokenizer, to which the
+    tokenizer's source files are added for transformers 4), the folder gets
     ``spectrogram_params.json`` (read by :func:`riffnb.load_pipeline`) and ``riffnb.json`` (parameters, sampling
-    defaults and how far the model was trained).
+    defaults and how far the model was trained). ``out`` is checked first (:func:`check_export_folder`): a pipeline
+    exported before is replaced, but what else its folder holds (README.md, HISTORY.md, ...) is kept.
     """
-    out = Path(out)
+    out = check_export_folder(out, trainer.workdir)
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.name}.{os.getpid()}.part")
     shutil.rmtree(temporary, ignore_errors=True)
     trainer.diffusers_pipeline().save_pretrained(temporary, safe_serialization=True)
+    # transformers 5 saves only tokenizer.json; transformers 4's CLIPTokenizer reads vocab.json and merges.txt.
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy2(trainer.workdir / "tokenizer" / name, temporary / "tokenizer" / name)
     params = dataclasses.asdict(TINY_PARAMS)
     (temporary / PARAMS_FILE).write_text(json.dumps(params, indent=2) + "\n")
     settings = {
@@ -783,9 +990,16 @@ def export_pipeline(trainer: Trainer, out: str | os.PathLike) -> Path:
         },
     }
     (temporary / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-    readme = out / "README.md"
-    if readme.is_file():
-        shutil.copy(readme, temporary / "README.md")
+    if _is_exported_pipeline(out):
+        # Copied, not moved: until the swap below, the old folder stays whole.
+        replaced = _pipeline_entries(out) | _pipeline_entries(temporary)
+        for entry in out.iterdir():
+            if entry.name in replaced:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.copytree(entry, temporary / entry.name, symlinks=True)
+            else:
+                shutil.copy2(entry, temporary / entry.name, follow_symlinks=False)
     old = out.with_name(f".{out.name}.{os.getpid()}.old")
     if out.exists():
         os.replace(out, old)
@@ -795,4 +1009,7 @@ def export_pipeline(trainer: Trainer, out: str | os.PathLike) -> Path:
     return out
 
 
-__all__ = ["FULL_RECIPE", "PREVIEW_PROMPTS", "Recipe", "SMOKE_RECIPE", "Trainer", "export_pipeline"]
+__all__ = [
+    "FULL_RECIPE", "LOCK_FILE", "PREVIEW_PROMPTS", "Recipe", "SMOKE_RECIPE", "STEP_FIELDS", "Trainer", "TrainingError",
+    "check_export_folder", "export_pipeline", "recipe_name",
+]
