@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import OutputExistsError
 from ..params import SpectrogramParams
 from .captions import ClipSpec, random_spec
 
@@ -166,7 +167,7 @@ def build_corpus(
     if (folder / "specs.json").is_file() and (folder / "images.npy").is_file():
         if json.loads((folder / "specs.json").read_text()) == spec_dicts:
             return folder
-        raise FileExistsError(f"{folder} holds a different corpus; delete it or choose another folder")
+        raise OutputExistsError(f"{folder} holds a different corpus; delete it or choose another folder")
     temporary = folder.with_name(folder.name + ".part")
     shape = (count, TINY_PARAMS.num_frequencies, IMAGE_WIDTH)
     done = 0
