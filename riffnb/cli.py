@@ -27,7 +27,7 @@ import typing as T
 
 from .audio import AUDIO_FORMATS, audio_format_for, check_output_path, load_audio, save_audio
 from .cli_diffusion import COMMANDS as DIFFUSION_COMMANDS
-from .errors import InvalidAudioError, RiffnbError
+from .errors import InvalidAudioError, InvalidImageError, RiffnbError
 from .params import ExifTags, SpectrogramParams
 
 # SpectrogramParams fields audio-to-image offers: those an image's EXIF stores, so every image the command writes
@@ -151,6 +151,10 @@ def register_image_to_audio(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("image", help="input spectrogram image (PNG or JPEG)")
     parser.add_argument("audio", help=f"output audio file ({audio_suffixes()})")
+    parser.add_argument("--model", metavar="NAME_OR_FOLDER",
+                        help="the model that drew the image (a shipped model such as tiny, or a model folder): its "
+                        "spectrogram parameters fill in what the image's EXIF does not store; its weights are not "
+                        "loaded (default: Riffusion's parameters)")
     add_reconstruction_options(parser)
 
 
@@ -158,13 +162,27 @@ def run_image_to_audio(args: argparse.Namespace) -> None:
     from .image import check_spectrogram_image, load_image
     from .params import params_from_image
 
+    default = None
+    if args.model is not None:
+        from .diffusion.loading import locate_model, params_for
+
+        default = params_for(locate_model(args.model))
     image = load_image(args.image)
-    check_spectrogram_image(image, params_from_image(image))
+    params = params_from_image(image, default)
+    with about_input(args.image):
+        if image.height != params.num_frequencies and ExifTags.NUM_FREQUENCIES not in image.getexif():
+            drawn_by = "Riffusion's" if args.model is None else f"{args.model}'s"
+            raise InvalidImageError(
+                f"image is {image.width}x{image.height} with no spectrogram parameters in its EXIF, and "
+                f"{drawn_by} images are {params.num_frequencies} rows tall; pass --model with the model that drew "
+                "it (e.g. --model tiny), or resize it"
+            )
+        check_spectrogram_image(image, params)
     options = reconstruction_options(args)
     from .spectrogram import audio_from_image
 
     with timer() as elapsed, about_input(args.image):
-        samples, sample_rate = audio_from_image(image, normalize=not args.no_normalize, **options)
+        samples, sample_rate = audio_from_image(image, params, normalize=not args.no_normalize, **options)
     save_audio(args.audio, samples, sample_rate, overwrite=args.overwrite)
     print(f"wrote {args.audio}: {samples.shape[-1] / sample_rate:.2f} s at {sample_rate} Hz, "
           f"{samples.shape[0]} channel(s) ({elapsed():.2f} s)")
@@ -269,8 +287,12 @@ def run_sample_clips(args: argparse.Namespace) -> None:
     # All names are known now: refuse before writing any, so a refused run leaves the folder as it was.
     for path in paths:
         check_output_path(path, args.overwrite)
-    for clip, path in zip(clips, paths):
-        save_audio(path, clip.samples, sample_rate, overwrite=args.overwrite)
+    from .diffusion.clip import output_set
+
+    with output_set() as written:
+        for clip, path in zip(clips, paths):
+            save_audio(path, clip.samples, sample_rate, overwrite=args.overwrite)
+            written(path)
     print(f"wrote {len(paths)} clip(s) of {args.duration_ms} ms to {args.output_dir}")
 
 
@@ -312,6 +334,7 @@ def run_demo(args: argparse.Namespace) -> None:
     from .spectrogram import audio_from_image, image_from_audio, spectrogram_from_audio
     from .synth import render_demo_clip
 
+    from .diffusion.clip import output_set
     from .diffusion.loading import load_pipeline
 
     options = reconstruction_options(args)
@@ -320,30 +343,36 @@ def run_demo(args: argparse.Namespace) -> None:
         pipe = load_pipeline(args.model)
     pipe.pipeline.set_progress_bar_config(disable=True)
     print(f"loaded {args.model} on {pipe.device.type} ({elapsed():.1f} s)")
-    with timer() as elapsed:
-        clip = pipe.text_to_audio(args.prompt, seed=DEMO_SEED)
-    clip.save(generated_path, overwrite=args.overwrite)
-    print(f"wrote {generated_path} and {generated_image_path}: {clip.duration:.2f} s of {args.prompt!r} (seed "
-          f"{clip.seed}, {clip.steps} {clip.scheduler} steps, prompt to audio in {elapsed():.1f} s)")
+    # One output: interrupted, the demo removes the files it wrote so far, so that a rerun is not refused.
+    with output_set() as written:
+        with timer() as elapsed:
+            clip = pipe.text_to_audio(args.prompt, seed=DEMO_SEED)
+        for path in clip.save(generated_path, overwrite=args.overwrite).values():
+            written(path)
+        print(f"wrote {generated_path} and {generated_image_path}: {clip.duration:.2f} s of {args.prompt!r} (seed "
+              f"{clip.seed}, {clip.steps} {clip.scheduler} steps, prompt to audio in {elapsed():.1f} s)")
 
-    params = SpectrogramParams()
-    sample_rate = params.sample_rate
-    with timer() as elapsed:
-        samples = render_demo_clip(sample_rate=sample_rate)
-    save_audio(original_path, samples, sample_rate, overwrite=args.overwrite)
-    print(f"wrote {original_path}: {samples.shape[-1] / sample_rate:.2f} s of synthesized music at {sample_rate} Hz "
-          f"(synthesis: {elapsed():.2f} s)")
+        params = SpectrogramParams()
+        sample_rate = params.sample_rate
+        with timer() as elapsed:
+            samples = render_demo_clip(sample_rate=sample_rate)
+        save_audio(original_path, samples, sample_rate, overwrite=args.overwrite)
+        written(original_path)
+        print(f"wrote {original_path}: {samples.shape[-1] / sample_rate:.2f} s of synthesized music at {sample_rate} "
+              f"Hz (synthesis: {elapsed():.2f} s)")
 
-    with timer() as elapsed:
-        image = image_from_audio(samples, sample_rate, params)
-    save_image(image, image_path, overwrite=args.overwrite)
-    print(f"wrote {image_path}: {image.width}x{image.height} spectrogram image (STFT, mel, 8-bit: {elapsed():.2f} s)")
+        with timer() as elapsed:
+            image = image_from_audio(samples, sample_rate, params)
+        save_image(image, image_path, overwrite=args.overwrite)
+        written(image_path)
+        print(f"wrote {image_path}: {image.width}x{image.height} spectrogram image (STFT, mel, 8-bit: "
+              f"{elapsed():.2f} s)")
 
-    with timer() as elapsed:
-        reconstructed, reconstructed_rate = audio_from_image(image, normalize=not args.no_normalize, **options)
-    save_audio(reconstructed_path, reconstructed, reconstructed_rate, overwrite=args.overwrite)
-    print(f"wrote {reconstructed_path}: audio rebuilt from the image "
-          f"(mel inversion and phase reconstruction: {elapsed():.2f} s)")
+        with timer() as elapsed:
+            reconstructed, reconstructed_rate = audio_from_image(image, normalize=not args.no_normalize, **options)
+        save_audio(reconstructed_path, reconstructed, reconstructed_rate, overwrite=args.overwrite)
+        print(f"wrote {reconstructed_path}: audio rebuilt from the image "
+              f"(mel inversion and phase reconstruction: {elapsed():.2f} s)")
 
     # Quality in the mel domain, where the image lives; the gain is matched because output audio is normalised.
     rebuilt_mel = spectrogram_from_audio(reconstructed, reconstructed_rate, params)

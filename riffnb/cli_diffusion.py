@@ -6,7 +6,8 @@
     riffnb batch prompts.json OUT_DIR
 
 Registered in :data:`riffnb.cli.SUBCOMMANDS` like every other subcommand (see :mod:`riffnb.cli`); torch and
-diffusers load only when a command runs. Inputs are checked before the model loads, and outputs before anything.
+diffusers load only when a command runs. Inputs are checked before the model loads, and outputs before anything;
+a command's files are written together, after all the work, and removed again if one of them cannot be written.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import typing as T
 
 from .errors import RiffnbError
@@ -59,6 +61,16 @@ def _load(args: argparse.Namespace) -> "RiffusionPipeline":
     return pipe
 
 
+def _choose_model(args: argparse.Namespace) -> None:
+    """Set ``args.model`` to the model riffnb loads when --model names none (saying which, as load_pipeline does),
+    so that inputs can be checked against its spectrogram parameters before it loads."""
+    if args.model is None:
+        from .diffusion.loading import choose_device, choose_model
+
+        args.model, note = choose_model(choose_device(args.device))
+        print(note, file=sys.stderr)
+
+
 def _outputs(args: argparse.Namespace) -> list[str]:
     from . import cli
 
@@ -69,17 +81,21 @@ def _outputs(args: argparse.Namespace) -> list[str]:
 
 
 def _write(args: argparse.Namespace, samples, sample_rate: int, image=None, params=None) -> None:
-    """Write the audio, and with ``--image`` the spectrogram ``image`` (made from the audio with ``params`` if None)."""
+    """Write the audio, and with ``--image`` the spectrogram ``image`` (made from the audio with ``params`` if None,
+    before anything is written): both files, or neither if one cannot be written."""
     from .audio import save_audio
+    from .diffusion.clip import output_set
     from .image import save_image
 
-    save_audio(args.output, samples, sample_rate, overwrite=args.overwrite)
-    if getattr(args, "image", None):
-        if image is None:
-            from .spectrogram import image_from_audio
+    if args.image and image is None:
+        from .spectrogram import image_from_audio
 
-            image = image_from_audio(samples, sample_rate, params)
-        save_image(image, args.image, overwrite=args.overwrite)
+        image = image_from_audio(samples, sample_rate, params)
+    with output_set() as written:
+        save_audio(args.output, samples, sample_rate, overwrite=args.overwrite)
+        written(args.output)
+        if args.image:
+            save_image(image, args.image, overwrite=args.overwrite)
 
 
 def _steps(args: argparse.Namespace) -> dict[str, T.Any]:
@@ -112,7 +128,10 @@ def register_generate(subparsers: argparse._SubParsersAction) -> None:
 
 def run_generate(args: argparse.Namespace) -> None:
     from . import cli
+    from .diffusion.pipeline import check_settings
 
+    check_settings(args.model, seed=args.seed, steps=args.steps, guidance=args.guidance, width=args.width,
+                   scheduler=args.scheduler)
     pipe = _load(args)
     with cli.timer() as elapsed:
         clip = pipe.text_to_audio(
@@ -184,20 +203,29 @@ def _riffusion_seed_or(source: str):
 def run_riff(args: argparse.Namespace) -> None:
     from . import cli
     from .audio import load_audio
-    from .diffusion.riff import AUDIO_TO_AUDIO_STRENGTH, DEFAULT_STRENGTH, check_strength
+    from .diffusion.loading import params_for
+    from .diffusion.pipeline import check_settings
+    from .diffusion.riff import AUDIO_TO_AUDIO_STRENGTH, DEFAULT_STRENGTH, check_strength, check_windows
     from .diffusion.seeds import resolve_mask
-
     from .image import load_image
+    from .spectrogram import prepare_audio
 
     kind = _input_kind(args.input)
+    check_settings(args.model, seed=args.seed, steps=args.steps, guidance=args.guidance, scheduler=args.scheduler)
+    strength = check_strength(args.strength if args.strength is not None else
+                              AUDIO_TO_AUDIO_STRENGTH if kind == "audio" else DEFAULT_STRENGTH)
     # A damaged input, or a seed image that cannot be downloaded, fails here, before the model loads.
     audio = load_audio(args.input) if kind == "audio" else None
     if kind == "image":
         load_image(args.input)
     source = _riffusion_seed_or(args.input)
-    strength = check_strength(args.strength if args.strength is not None else
-                              AUDIO_TO_AUDIO_STRENGTH if audio is not None else DEFAULT_STRENGTH)
     mask, _ = resolve_mask(args.mask)
+    if audio is not None:
+        _choose_model(args)
+        params = params_for(args.model)
+        check_windows(args.window_s, args.overlap_s, params, names=("--window-s", "--overlap-s"))
+        with cli.about_input(args.input):
+            audio = prepare_audio(*audio, params), params.sample_rate
     pipe = _load(args)
     options = dict(strength=strength, seed=args.seed, guidance=args.guidance, negative_prompt=args.negative,
                    mask=mask, scheduler=args.scheduler, **_steps(args))
@@ -257,9 +285,11 @@ def register_interpolate(subparsers: argparse._SubParsersAction) -> None:
 def run_interpolate(args: argparse.Namespace) -> None:
     from . import cli
     from .diffusion.interpolate import interpolation_alphas, stitch_clips
+    from .diffusion.pipeline import check_settings
     from .diffusion.riff import PromptInput
     from .diffusion.seeds import resolve_mask
 
+    check_settings(args.model, steps=args.steps, scheduler=args.scheduler)
     interpolation_alphas(args.num_clips)
     start = PromptInput(args.start_prompt, args.start_seed, args.start_denoising, args.start_guidance)
     end = PromptInput(args.end_prompt, args.end_seed, args.end_denoising, args.end_guidance)
@@ -274,7 +304,8 @@ def run_interpolate(args: argparse.Namespace) -> None:
                                  scheduler=args.scheduler, **_steps(args))
         samples = stitch_clips(clips, args.crossfade)
     _write(args, samples, clips[0].sample_rate, params=pipe.params)
-    print(f"wrote {args.output}: {samples.shape[-1] / clips[0].sample_rate:.2f} s, {len(clips)} clips from "
+    count = f"{len(clips)} clip" + ("s" if len(clips) > 1 else "")
+    print(f"wrote {args.output}: {samples.shape[-1] / clips[0].sample_rate:.2f} s, {count} from "
           f"{args.start_prompt!r} (seed {args.start_seed}) to {args.end_prompt!r} (seed {args.end_seed}) "
           f"({elapsed():.1f} s)")
 
@@ -292,14 +323,17 @@ def register_batch(subparsers: argparse._SubParsersAction) -> None:
         help="generate every prompt of a JSON batch file (Riffusion's playground format)",
         outputs=lambda args: cli.check_folder(args.output_dir),
         description="Generate every entry of a batch file with every parameter set, as Riffusion's text-to-audio "
-        'batch page: {"params": {"num_inference_steps": 30, ...}, "entries": [{"prompt": ..., "seed": ...}]}. '
-        "Writes <entry>_<prompt>_seed<seed>_p<params>.wav and .png per clip, and index.json.",
+        'batch page: {"params": {"num_inference_steps": 30, ...}, "entries": [{"prompt": ..., "seed": ...}]}; '
+        "settings a parameter set leaves out are the model's. Writes <entry>_<prompt>_seed<seed>_p<params>.wav, "
+        ".png and .json per clip, and index.json. An interrupted or failed batch removes the files it wrote, so "
+        "running it again starts afresh.",
     )
     parser.add_argument("batch", help="the batch file (JSON)")
     parser.add_argument("output_dir", help="folder for the clips and index.json (created if missing)")
     parser.add_argument("--num-seeds", type=int, default=1,
                         help="seeds per entry, counting up from the entry's (default: 1)")
-    parser.add_argument("--format", default="wav", help="audio format: wav, flac, ogg or mp3 (default: wav)")
+    parser.add_argument("--format", default="wav", choices=sorted(cli.AUDIO_FORMATS),
+                        help="audio format (default: wav)")
     _add_model_options(parser, "for parameter sets that name no checkpoint")
 
 

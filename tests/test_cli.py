@@ -3,12 +3,15 @@
 import hashlib
 import json
 import re
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
-from conftest import make_music
+from conftest import RIFFNB_PYTHON, make_music
 from PIL import Image
 
 import riffnb
@@ -45,6 +48,22 @@ def assert_one_line_error(result, *fragments):
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     assert result.stdout == ""
+
+
+def interrupt_when(ready, folder, *args, timeout=300):
+    """Run ``riffnb ARGS`` in ``folder``, press Ctrl-C (SIGINT) as soon as ``ready()`` is true, and return the
+    finished run (a CompletedProcess, text)."""
+    process = subprocess.Popen([RIFFNB_PYTHON, "-m", "riffnb", *map(str, args)], cwd=folder, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while not ready() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+INTERRUPTED = "riffnb: interrupted (no partial output files are left behind)\n"
 
 
 @pytest.fixture
@@ -222,6 +241,15 @@ def test_demo_makes_music_from_text_then_round_trips_a_clip(run_riffnb, tmp_path
     assert snapshot(tmp_path) == before
 
 
+def test_an_interrupted_demo_removes_the_files_it_wrote(run_riffnb, tmp_path):
+    folder = tmp_path / "interrupted"
+    # Many iterations: the reconstruction is still running when Ctrl-C comes after the generated clip is saved.
+    result = interrupt_when(lambda: (folder / "text-to-music.json").exists(), tmp_path, "demo", folder,
+                            "--n-iter", "2000")
+    assert (result.returncode, result.stderr) == (130, INTERRUPTED)
+    assert "wrote" in result.stdout and snapshot(folder) == {}
+
+
 # Bad input: one line, exit status 1, nothing written -----------------------------------------------------------
 
 
@@ -278,6 +306,25 @@ def test_missing_input_and_directory_input(run_riffnb, tmp_path, command, output
     (tmp_path / "folder").mkdir()
     assert_one_line_error(run_riffnb(command, "folder", *outputs), "folder: is a directory")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["folder"]
+
+
+def test_an_image_without_exif_from_another_model_decodes_with_model(run_riffnb, tmp_path):
+    from riffnb.diffusion.loading import params_for
+
+    tiny = params_for("tiny")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (tiny.num_frequencies, 64), np.uint8)).save(
+        tmp_path / "stripped.png")
+    before = snapshot(tmp_path)
+    assert_one_line_error(run_riffnb("image-to-audio", "stripped.png", "out.wav"),
+                          "stripped.png: image is 64x96 with no spectrogram parameters in its EXIF",
+                          "512 rows tall; pass --model with the model that drew it (e.g. --model tiny)")
+    assert_one_line_error(run_riffnb("image-to-audio", "stripped.png", "out.wav", "--model", "tinny"),
+                          "unknown model 'tinny'")
+    assert snapshot(tmp_path) == before
+    result = run_riffnb("image-to-audio", "stripped.png", "out.wav", "--model", "tiny", "--n-iter", "1")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    info = soundfile.info(tmp_path / "out.wav")
+    assert info.samplerate == tiny.sample_rate and info.frames == 63 * tiny.hop_length
 
 
 def test_print_exif_of_a_non_image_and_of_an_image_without_tags(run_riffnb, tmp_path, bad_inputs):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import soundfile
@@ -12,7 +14,8 @@ from riffnb.diffusion import seeds
 from riffnb.image import save_image
 from riffnb.params import params_from_image
 
-from test_cli import assert_one_line_error, snapshot
+from diffusion_fixtures import TINY_PARAMS
+from test_cli import INTERRUPTED, assert_one_line_error, interrupt_when, snapshot
 
 FAST = ["--steps", "2"]
 
@@ -65,12 +68,17 @@ def test_riff_an_audio_file_keeps_its_length(run_riffnb, inputs, tiny_pipeline_d
 def test_interpolate(run_riffnb, inputs, tiny_pipe, tiny_pipeline_dir):
     result = run_riffnb("interpolate", "--start-prompt", "jazz", "--end-prompt", "church bells", "--start-seed", "1",
                         "--end-seed", "2", "--num-clips", "2", "--seed-image", "seed.png", "--crossfade", "0.01",
-                        "-o", "morph.wav", "--model", tiny_pipeline_dir, *FAST)
+                        "-o", "morph.wav", "--image", "morph.png", "--model", tiny_pipeline_dir, *FAST)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert "2 clips from 'jazz' (seed 1) to 'church bells' (seed 2)" in result.stdout
     samples, rate = soundfile.read(inputs / "morph.wav", always_2d=True)
     clip_length = 64 * tiny_pipe.params.hop_length - tiny_pipe.params.hop_length  # 64 columns of audio
     assert rate == 16000 and samples.shape == (2 * clip_length - round(0.01 * rate), 1)
+    # The image of the whole morph, one column per hop.
+    assert Image.open(inputs / "morph.png").size == (samples.shape[0] // tiny_pipe.params.hop_length + 1, 64)
+    one = run_riffnb("interpolate", "--start-prompt", "jazz", "--end-prompt", "bells", "--num-clips", "1",
+                     "--seed-image", "seed.png", "-o", "one.wav", "--model", tiny_pipeline_dir, *FAST)
+    assert one.returncode == 0 and ", 1 clip from 'jazz' (seed 0) to 'bells' (seed 1)" in one.stdout
 
 
 def test_existing_output_is_refused_before_any_work(run_riffnb, inputs, tiny_pipeline_dir):
@@ -102,3 +110,76 @@ def test_bad_model_and_missing_or_bad_inputs_are_one_line_errors(run_riffnb, inp
     assert_one_line_error(run_riffnb("generate", "jazz", "-o", "out.xyz"), ".xyz")
     assert snapshot(inputs) == {**before, "broken.png": snapshot(inputs)["broken.png"]}
     assert not (inputs / "out.wav").exists()
+
+
+@pytest.fixture
+def unloadable(tmp_path):
+    """A model folder with the tiny test model's spectrogram parameters at 50 columns a second, and no pipeline:
+    loading it fails, so an error about anything else was found before the model loaded."""
+    folder = tmp_path / "unloadable"
+    folder.mkdir()
+    (folder / "spectrogram_params.json").write_text(json.dumps({**TINY_PARAMS, "step_size_ms": 20}))
+    return folder
+
+
+def test_settings_and_inputs_are_checked_before_the_model_loads(run_riffnb, inputs, unloadable):
+    save_audio(inputs / "blip.wav", 0.1 * np.ones(320), 16000)
+    before = snapshot(inputs)
+    model = ["--model", unloadable]
+    generate = ["generate", "jazz", "-o", "out.wav", *model]
+    assert_one_line_error(run_riffnb(*generate), "unloadable is not a diffusers pipeline folder")
+    for args, fragments in [
+        ([*generate, "--steps", "1001"], ["steps must be at most 999 for this model", "20-50 is typical"]),
+        ([*generate, "--guidance", "inf"], ["guidance must be a finite number, got inf"]),
+        ([*generate, "--width", "100", "--seed", "3"], ["multiple of 8 pixels (50 per second of audio), got 100"]),
+        ([*generate, "--scheduler", "heun"], ["unknown scheduler 'heun'"]),
+        (["riff", "seed.png", "-o", "out.wav", "--prompt", "x", "--seed", "-1", *model], ["seed must be"]),
+        (["riff", "song.wav", "-o", "out.wav", "--prompt", "x", "--window-s", "0.01", *model],
+         ["--window-s must be at least 0.200 s", "got 0.01"]),
+        (["riff", "blip.wav", "-o", "out.wav", "--prompt", "x", *model], ["blip.wav: audio is 0.020 s long"]),
+        (["interpolate", "--start-prompt", "a", "--end-prompt", "b", "--steps", "0", "-o", "out.wav", *model],
+         ["steps must be a positive integer"]),
+    ]:
+        assert_one_line_error(run_riffnb(*args), *fragments)
+    assert snapshot(inputs) == before
+
+
+def test_a_generation_that_fails_writes_nothing(run_riffnb, inputs, tiny_pipeline_dir):
+    # Guidance this large turns the latents to NaN: no full-scale noise saved with exit status 0.
+    before = snapshot(inputs)
+    result = run_riffnb("generate", "jazz", "-o", "blast.wav", "--image", "blast.png", "--guidance", "1e30",
+                        "--width", "64", "--model", tiny_pipeline_dir, *FAST)
+    assert_one_line_error(result, "generation failed", "NaN", "--dtype float32")
+    assert snapshot(inputs) == before
+
+
+def test_an_output_that_cannot_be_written_takes_the_others_with_it(run_riffnb, inputs, tiny_pipeline_dir):
+    # A name the file system takes, but not its temporary name: the image fails after the audio was written.
+    image = "i" * 240 + ".png"
+    before = snapshot(inputs)
+    for command in (["generate", "jazz", "--width", "64"],
+                    ["interpolate", "--start-prompt", "a", "--end-prompt", "b", "--num-clips", "1",
+                     "--seed-image", "seed.png"]):
+        result = run_riffnb(*command, "-o", "out.wav", "--image", image, "--model", tiny_pipeline_dir, *FAST)
+        assert_one_line_error(result, f"cannot write {image}")
+        assert snapshot(inputs) == before
+
+
+def test_an_interrupted_batch_leaves_nothing_and_runs_again(run_riffnb, tmp_path, tiny_pipeline_dir):
+    batch = {"params": {"num_inference_steps": 2, "width": 64},
+             "entries": [{"prompt": f"jazz {index}", "seed": index} for index in range(8)]}
+    (tmp_path / "batch.json").write_text(json.dumps(batch))
+    out = tmp_path / "out"
+    args = ["batch", "batch.json", out, "--model", tiny_pipeline_dir, "--format", "flac"]
+    result = interrupt_when(lambda: any(out.glob("*.json")), tmp_path, *args)
+    assert (result.returncode, result.stderr) == (130, INTERRUPTED)
+    assert "[1/8]" in result.stdout and snapshot(out) == {}
+    again = run_riffnb(*args)
+    assert again.returncode == 0 and "wrote 8 clip(s) and index.json" in again.stdout, again.stderr
+    assert len(list(out.glob("*.flac"))) == 8 and (out / "index.json").is_file()
+
+
+def test_batch_names_a_wrong_format_as_the_option(run_riffnb, tmp_path):
+    result = run_riffnb("batch", "batch.json", "out", "--format", "xyz")
+    assert result.returncode == 2 and "--format: invalid choice: 'xyz'" in result.stderr
+    assert "x.xyz" not in result.stderr and not (tmp_path / "out").exists()

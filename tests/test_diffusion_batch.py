@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from riffnb.diffusion.batch import Batch, BatchEntry, BatchFormatError, BatchParams, load_batch, output_names, run_batch
-from riffnb.errors import OutputExistsError
+from riffnb.diffusion.loading import SamplingDefaults
+from riffnb.diffusion.pipeline import RiffusionPipeline
+from riffnb.errors import OutputExistsError, RiffnbError
 
 # The example on Riffusion's text-to-audio batch page, trailing comma and all.
 RIFFUSION_EXAMPLE = """
@@ -60,7 +63,9 @@ def test_lists_of_params_defaults_and_round_trip():
     })
     assert [p.name for p in batch.params] == ["fast", "params[1]"]
     assert [p.scheduler for p in batch.params] == ["euler_a", "pndm"]
-    assert batch.params[1].guidance == 3.0 and batch.params[1].num_inference_steps == 50
+    # Left out: None, the model's default when the batch runs.
+    assert batch.params[1].guidance == 3.0 and batch.params[1].num_inference_steps is None
+    assert batch.params[0].guidance is None and batch.params[0].width is None
     assert batch.entries == (BatchEntry('a, "quoted" ,]', 42, None),)
     assert load_batch(batch.to_json()) == batch
     assert load_batch(json.dumps(batch.to_json())) == batch
@@ -78,9 +83,16 @@ def test_lists_of_params_defaults_and_round_trip():
         ('{"entries": [{"prompt": "a", "seed": -3}]}', "entries[0].seed must be a whole number"),
         ('{"entries": [{"prompt": "a", "seed": 1.5}]}', "entries[0].seed must be a whole number"),
         ('{"entries": [{"prompt": "a", "negative_prompt": 7}]}', "entries[0].negative_prompt must be a string"),
-        ('{"params": {"width": 500}, "entries": [{"prompt": "a"}]}', "params[0].width must be a positive multiple of 8"),
-        ('{"params": {"num_inference_steps": 0}, "entries": [{"prompt": "a"}]}', "num_inference_steps"),
-        ('{"params": {"guidance": "x"}, "entries": [{"prompt": "a"}]}', "params[0].guidance must be a number"),
+        ('{"params": {"width": 500}, "entries": [{"prompt": "a"}]}',
+         "params[0].width: width must be a positive multiple of 8 pixels, got 500; try 496 or 504"),
+        ('{"params": {"num_inference_steps": 0}, "entries": [{"prompt": "a"}]}',
+         "params[0].num_inference_steps: steps must be a positive integer"),
+        ('{"params": {"num_inference_steps": 1001}, "entries": [{"prompt": "a"}]}',
+         "params[0].num_inference_steps: steps must be at most 999"),
+        ('{"params": {"guidance": "x"}, "entries": [{"prompt": "a"}]}', "params[0].guidance: guidance must be a finite"),
+        # Python's json reads Infinity and NaN.
+        ('{"params": {"guidance": Infinity}, "entries": [{"prompt": "a"}]}', "guidance must be a finite number"),
+        ('{"params": {"guidance": NaN}, "entries": [{"prompt": "a"}]}', "guidance must be a finite number"),
         ('{"params": {"scheduler": "Magic"}, "entries": [{"prompt": "a"}]}', "unknown scheduler 'Magic'"),
         ('{"params": [], "entries": [{"prompt": "a"}]}', "'params' is an empty list"),
         ('{"params": {}, "entries": [{"prompt": "a"}], "extra": 1}', "unknown top-level key 'extra'"),
@@ -133,3 +145,59 @@ def test_run_writes_every_clip_and_an_index(tiny_pipe, tiny_pipeline_dir, tmp_pa
     with pytest.raises(OutputExistsError):
         run_batch(data, tiny_pipe, output_dir=tmp_path / "out")
     assert {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir()} == before
+
+
+def test_settings_a_batch_leaves_out_are_the_models_and_index_json_records_them(tiny_pipe, tmp_path):
+    defaults = SamplingDefaults(steps=3, guidance=2.5, width=72, scheduler="ddim")
+    pipe = RiffusionPipeline(tiny_pipe.pipeline, params=tiny_pipe.params, model="own defaults", defaults=defaults)
+    data = {"params": [{}, {"num_inference_steps": 2, "guidance": 1.0}], "entries": [{"prompt": "bells", "seed": 4}]}
+    results = run_batch(data, pipe, output_dir=tmp_path)
+    made = [(r.clip.steps, r.clip.guidance, r.clip.width, r.clip.scheduler) for r in results]
+    assert made == [(3, 2.5, 72, "ddim"), (2, 1.0, 72, "ddim")]
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert index["params"] == [{"name": "params[0]"}, {"name": "params[1]", "num_inference_steps": 2, "guidance": 1.0}]
+    recorded = [(r["steps"], r["guidance"], r["width"], r["scheduler"], r["model"]) for r in index["results"]]
+    assert recorded == [(3, 2.5, 72, "ddim", "own defaults"), (2, 1.0, 72, "ddim", "own defaults")]
+
+
+def test_an_interrupted_or_failed_batch_leaves_nothing_and_can_run_again(tiny_pipe, tmp_path):
+    data = {"params": {"num_inference_steps": 2, "width": 64}, "entries": [{"prompt": "a"}, {"prompt": "b"}]}
+    folder = tmp_path / "out"
+
+    def interrupt(done, total, clip):
+        if done == 1:  # the first clip's files are written by now
+            assert len(list(folder.iterdir())) == 3
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(data, tiny_pipe, output_dir=folder, callback=interrupt)
+    assert list(folder.iterdir()) == []
+
+    def block_the_index(done, total, clip):
+        if done == total:  # the last file cannot be written now: the clips go too
+            (folder / "index.json").mkdir()
+
+    with pytest.raises(RiffnbError, match="index.json is a directory"):
+        run_batch(data, tiny_pipe, output_dir=folder, callback=block_the_index)
+    assert [path.name for path in folder.iterdir()] == ["index.json"]
+    (folder / "index.json").rmdir()
+    assert len(run_batch(data, tiny_pipe, output_dir=folder)) == 2
+    assert len(list(folder.iterdir())) == 7
+
+
+def test_settings_are_checked_against_each_models_limits_before_it_loads(tiny_pipeline_dir, tmp_path):
+    short = tmp_path / "short-schedule"
+    shutil.copytree(tiny_pipeline_dir, short)
+    config = json.loads((short / "scheduler" / "scheduler_config.json").read_text())
+    (short / "scheduler" / "scheduler_config.json").write_text(json.dumps({**config, "num_train_timesteps": 500}))
+    (short / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"not weights: loading would fail")
+    data = {"params": {"num_inference_steps": 600}, "entries": [{"prompt": "a"}]}
+    with pytest.raises(BatchFormatError, match="params\\[0\\].num_inference_steps: steps must be at most 499 for this"):
+        run_batch(data, short, output_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_audio_format_is_named(tiny_pipe, tmp_path):
+    data = {"entries": [{"prompt": "a"}]}
+    with pytest.raises(RiffnbError, match="cannot write audio with format 'xyz'; use one of .wav"):
+        run_batch(data, tiny_pipe, output_dir=tmp_path, audio_format="xyz")

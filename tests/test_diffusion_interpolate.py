@@ -87,7 +87,8 @@ def test_alphas_are_evenly_spaced_from_zero_to_one():
 def test_prompt_input_checks_its_values():
     # guidance None: the model's default, filled in when a clip is made (and recorded on it).
     assert PromptInput("jazz", 3).denoising == 0.75 and PromptInput("jazz", 3).guidance is None
-    for kwargs, fragment in [({"seed": -2}, "seed"), ({"denoising": 1.2}, "strength"), ({"guidance": "high"}, "guidance")]:
+    for kwargs, fragment in [({"seed": -2}, "seed"), ({"denoising": 1.2}, "strength"), ({"guidance": "high"}, "guidance"),
+                             ({"guidance": float("inf")}, "guidance must be a finite number")]:
         with pytest.raises(RiffnbError, match=fragment):
             PromptInput("jazz", **{"seed": 1, **kwargs})
 

@@ -234,6 +234,12 @@ def test_shipped_model_slot():
         ("./no/such/folder", "no such folder: ./no/such/folder"),
         ("a/b/c", "no such folder: a/b/c"),
         (Path("relative-missing"), "no such folder: relative-missing"),
+        # A path is a path: Path("tiny") is the folder ./tiny, not the shipped model.
+        (Path("tiny"), "no such folder: tiny"),
+        (123, "model must be a hub id, a folder or a shipped model name"),
+        # Not the current folder.
+        ("", "the model name is empty"),
+        ("  ", "the model name is empty"),
     ],
 )
 def test_names_that_are_nothing(model, message):
@@ -241,6 +247,33 @@ def test_names_that_are_nothing(model, message):
     with pytest.raises(ModelNotFoundError, match=message.replace(".", r"\.")):
         riffnb.load_pipeline(model, device="cpu")
     assert time.perf_counter() - start < 1
+
+
+def test_a_local_folder_named_like_a_shipped_model_loads_as_a_path(tiny_pipeline_dir, tmp_path, monkeypatch):
+    copy_pipeline(tiny_pipeline_dir, tmp_path / "tiny")
+    monkeypatch.chdir(tmp_path)
+    folder = riffnb.load_pipeline(Path("tiny"), device="cpu")
+    assert folder.params == SpectrogramParams(**TINY_PARAMS) and loading.params_for(Path("tiny")) == folder.params
+    assert loading.params_for("tiny") == loading.read_params(loading.shipped_model_folder("tiny")) != folder.params
+
+
+def test_limits_are_read_from_the_folder_without_loading(tiny_pipe, tiny_pipeline_dir, tmp_path):
+    assert loading.limits_for(tiny_pipeline_dir) == tiny_pipe.limits == loading.ModelLimits(8, 999)
+    assert loading.limits_for("tiny") == loading.limits_for("some/hub-model") == loading.limits_for(None)
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "other")
+    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps({"num_train_timesteps": 500}))
+    vae = json.loads((folder / "vae" / "config.json").read_text())
+    (folder / "vae" / "config.json").write_text(json.dumps({**vae, "block_out_channels": [8, 8, 16]}))
+    assert loading.limits_for(folder) == loading.ModelLimits(vae_scale_factor=4, max_steps=500)
+
+
+def test_the_readme_counts_the_seconds_a_models_columns_make():
+    # W columns decode to W - 1 hops of audio, as Riffusion's Griffin-Lim gives them.
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for model in ("tiny", "riffusion/riffusion-model-v1"):
+        width, params = loading.defaults_for(model).width, loading.params_for(model)
+        seconds = (width - 1) * params.hop_length / params.sample_rate
+        assert f"{width} columns = {seconds:.2f} s" in readme, (model, seconds)
 
 
 def test_folders_that_are_not_pipelines(tiny_pipeline_dir, tmp_path):
@@ -287,7 +320,7 @@ def test_bad_params_file(tiny_pipeline_dir, tmp_path):
     with pytest.raises(NotAPipelineError, match="unknown fields colour"):
         riffnb.load_pipeline(folder, device="cpu")
     (folder / loading.PARAMS_FILE).write_text(json.dumps({"sample_rate": -1}))
-    with pytest.raises(NotAPipelineError, match="sample_rate must be positive"):
+    with pytest.raises(NotAPipelineError, match="sample_rate must be a positive whole number"):
         riffnb.load_pipeline(folder, device="cpu")
 
 
@@ -385,7 +418,9 @@ def test_no_model_named_on_a_cpu_loads_tiny_and_says_so_in_one_line(capfd):
     pipe = riffnb.load_pipeline(device="cpu")
     note = capfd.readouterr().err.strip().splitlines()
     assert pipe.model == "tiny" and len(note) == 1
-    assert "embedded 'tiny' model, as there is no GPU" in note[0] and "riffusion/riffusion-model-v1" in note[0]
+    assert "embedded 'tiny' model, as there is no GPU" in note[0]
+    # Said in the library and on the command line: how to load it anyway in both.
+    assert note[0].endswith("load_pipeline('riffusion/riffusion-model-v1'), or --model riffusion/riffusion-model-v1")
     assert pipe.defaults == loading.defaults_for("tiny")
 
 

@@ -161,8 +161,16 @@ def test_the_models_own_scheduler_is_left_alone(tiny_pipe):
         (dict(width=True), GenerationError, "multiple of 8"),
         (dict(steps=0), GenerationError, "steps must be a positive integer"),
         (dict(steps=2.5), GenerationError, "steps must be a positive integer"),
-        (dict(guidance="high"), GenerationError, "guidance must be a number"),
-        (dict(guidance=float("nan")), GenerationError, "guidance must be a number"),
+        # Timesteps past the noise schedule's end (1000 of them, shifted up by steps_offset 1): diffusers' DDIM
+        # indexes out of it at 1000 steps and refuses more, others repeat timesteps, and 10**6 steps never end.
+        (dict(steps=1000, scheduler="ddim"), GenerationError, "steps must be at most 999 for this model.*20-50"),
+        (dict(steps=10**6), GenerationError, "steps must be at most 999"),
+        (dict(guidance="high"), GenerationError, "guidance must be a finite number"),
+        (dict(guidance=float("nan")), GenerationError, "guidance must be a finite number"),
+        (dict(guidance=float("inf")), GenerationError, "guidance must be a finite number"),
+        (dict(guidance=-float("inf")), GenerationError, "guidance must be a finite number"),
+        (dict(guidance=10**400), GenerationError, "guidance must be a finite number"),
+        (dict(width=float("inf")), GenerationError, "multiple of 8"),
         (dict(seed=-1), GenerationError, "seed must be a non-negative integer"),
         (dict(seed=1.5), GenerationError, "seed must be a non-negative integer"),
         (dict(seed="42"), GenerationError, "seed must be a non-negative integer"),
@@ -177,6 +185,42 @@ def test_bad_settings_are_one_line_errors(tiny_pipe, settings, error, message):
     with pytest.raises(error, match=message) as caught:
         tiny_pipe.text_to_audio(arguments.pop("prompt"), **arguments)
     assert isinstance(caught.value, RiffnbError) and "\n" not in str(caught.value)
+
+
+def test_the_width_error_counts_the_models_columns_per_second(tiny_pipe):
+    from riffnb.diffusion.pipeline import RiffusionPipeline
+
+    slower = SpectrogramParams(**{**TINY_PARAMS, "step_size_ms": 20})
+    pipe = RiffusionPipeline(tiny_pipe.pipeline, params=slower, model="slower")
+    with pytest.raises(GenerationError, match=r"multiple of 8 pixels \(50 per second of audio\), got 100"):
+        pipe.text_to_audio("jazz", seed=1, width=100, steps=2)
+
+
+def test_a_generation_that_turns_to_nan_is_an_error_not_full_scale_noise(tiny_pipe):
+    # NaN pixels would become black, the loudest value of a spectrogram image, and normalisation full-scale noise.
+    from riffnb.diffusion import seeds
+    from riffnb.diffusion.riff import PromptInput
+
+    huge = 1e30
+    calls = [
+        lambda: tiny_pipe.text_to_audio("jazz", seed=1, guidance=huge, **FAST),
+        lambda: tiny_pipe.riff("beat", "jazz", seed=1, guidance=huge, steps=4),
+        lambda: tiny_pipe.interpolate(PromptInput("jazz", 1, guidance=huge), PromptInput("rock", 2), num_clips=2,
+                                      source="beat", steps=4),
+        lambda: tiny_pipe.riff_audio(seeds.seed_audio("bossa", tiny_pipe.params, width=64), "jazz", seed=1,
+                                     guidance=huge, steps=4, window_s=0.64),
+    ]
+    for call in calls:
+        with pytest.raises(GenerationError) as caught:
+            call()
+        message = str(caught.value)
+        assert "NaN or infinite" in message and "guidance" in message and "dtype='float32'" in message
+        assert "\n" not in message
+
+
+def test_a_clip_lasts_its_width_minus_one_hop(tiny_pipe, clip):
+    # As Riffusion's Griffin-Lim gives it, and as the docs count it (512 columns: 5.11 s at Riffusion's parameters).
+    assert clip.samples.shape[-1] == (clip.width - 1) * tiny_pipe.params.hop_length
 
 
 # -- Clip: saving and showing ----------------------------------------------------------------------------------------

@@ -84,6 +84,33 @@ def test_long_prompts_take_up_to_three_chunks(tiny_pipe):
     assert steps.encode_prompt(tiny_pipe, "jazz", negative_prompt="drums " * 80).cond.shape == (1, 154, 32)
 
 
+def test_long_prompts_do_not_repeat_transformers_false_warning(tiny_pipeline_dir):
+    # transformers warns that a sequence is "longer than the specified maximum sequence length" once per tokenizer:
+    # a fresh one, with transformers' warnings on, shows whether riffnb's tokenizing would log it.
+    import logging
+
+    from transformers import CLIPTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    tokenizer = CLIPTokenizer.from_pretrained(tiny_pipeline_dir / "tokenizer")
+    records: list[logging.LogRecord] = []
+    recorder = logging.Handler()
+    recorder.emit = records.append
+    library = logging.getLogger("transformers")
+    verbosity = transformers_logging.get_verbosity()
+    library.addHandler(recorder)
+    transformers_logging.set_verbosity_warning()
+    try:
+        ids, _ = prompts.tokenize_weighted(tokenizer, "jazz piano " * 45)
+        from_riffnb = [record.getMessage() for record in records]
+        tokenizer("jazz piano " * 45)  # transformers' own call still warns: the recorder hears it
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+        library.removeHandler(recorder)
+    assert len(ids) == 90 > tokenizer.model_max_length and from_riffnb == []
+    assert ["longer than the specified maximum" in record.getMessage() for record in records] == [True]
+
+
 def test_tokenize_weighted_gives_one_weight_per_token(tiny_pipe):
     ids, weights = prompts.tokenize_weighted(tiny_pipe.pipeline.tokenizer, "[funky] (jazz piano:2)")
     assert len(ids) == len(weights) == 3

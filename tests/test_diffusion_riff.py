@@ -190,6 +190,13 @@ def test_bad_sources_and_settings_are_one_line_errors(tiny_pipe, source, tmp_pat
         (lambda: tiny_pipe.riff(np.zeros(1000), "x", seed=1), RiffnbError, "(samples, sample_rate)"),
         (lambda: tiny_pipe.riff(source, "x", seed=1, mask=tmp_path / "nomask.png"), InvalidImageError, "mask"),
         (lambda: tiny_pipe.riff(source, "x", seed=-1), RiffnbError, "seed"),
+        (lambda: tiny_pipe.riff(source, "x", seed=1, steps=1001), RiffnbError, "steps must be at most 999"),
+        (lambda: tiny_pipe.riff(source, "x", seed=1, guidance=float("inf")), RiffnbError, "finite"),
+        # The window, not the audio, is what is too short (the song is 1.1 s long).
+        (lambda: tiny_pipe.riff_audio(seeds.seed_audio("bossa", tiny_pipe.params, width=110), "x", window_s=0.01),
+         RiffnbError, "window_s must be at least 0.200 s at this model's spectrogram parameters"),
+        (lambda: tiny_pipe.riff_audio(seeds.seed_audio("bossa", tiny_pipe.params, width=110), "x", overlap_s=6),
+         RiffnbError, "overlap_s must be 0 or more and less than window_s (5 s), got 6"),
     ]
     for call, error, fragment in cases:
         with pytest.raises(error) as raised:

@@ -98,6 +98,20 @@ def test_any_step_decodes_to_an_image_and_audio(tiny_pipe):
         tiny_pipe.latents_to_image(torch.zeros(2, 4, 8, 8))
 
 
+def test_decoding_nan_latents_or_an_overflowing_float16_vae_is_an_error(tiny_pipe, tiny_pipeline_dir):
+    import riffnb
+
+    shape = (1, 4, TINY_HEIGHT // 8, 8)
+    with pytest.raises(GenerationError, match="the denoised latents hold NaN or infinite values.*guidance"):
+        steps.decode(tiny_pipe, torch.full(shape, float("nan")))
+    # Finite latents a float16 VAE cannot decode, as on a GPU: its activations overflow to inf, then NaN.
+    half = riffnb.load_pipeline(tiny_pipeline_dir, device="cpu", dtype="float16")
+    latents = torch.full(shape, 1e4, dtype=torch.float16)
+    with pytest.raises(GenerationError, match="the VAE's decoded pixels hold NaN or infinite.*dtype='float32'"):
+        half.latents_to_image(latents)
+    assert half.latents_to_image(latents / 1e4).size == (8 * shape[-1], TINY_HEIGHT)
+
+
 def test_preview_approximates_the_vae(tiny_pipe):
     """The fitted linear map explains much of what the VAE draws per 8x8 block, on latents it was not fitted on.
 

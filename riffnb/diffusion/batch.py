@@ -1,7 +1,8 @@
 """Batch text-to-audio from a list of prompts, in the JSON format of Riffusion's playground.
 
 Riffusion's "text to audio batch" page reads a file like this (its ``params`` may also be a list of parameter sets,
-each run for every entry; an entry's ``seed`` defaults to 42)::
+each run for every entry; an entry's ``seed`` defaults to 42, and a setting a parameter set leaves out to the
+model's own, ``pipe.defaults``)::
 
     {
       "params": {"checkpoint": "riffusion/riffusion-model-v1", "scheduler": "DPMSolverMultistepScheduler",
@@ -43,14 +44,15 @@ class BatchFormatError(RiffnbError):
 
 @dataclasses.dataclass(frozen=True)
 class BatchParams:
-    """One parameter set of a batch: how every entry is generated."""
+    """One parameter set of a batch: how every entry is generated. None: the model's default
+    (:attr:`RiffusionPipeline.defaults <riffnb.diffusion.pipeline.RiffusionPipeline.defaults>`)."""
 
     name: str
     checkpoint: str | None = None
     scheduler: str | None = None
-    num_inference_steps: int = 50
-    guidance: float = 7.0
-    width: int = 512
+    num_inference_steps: int | None = None
+    guidance: float | None = None
+    width: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +98,8 @@ def load_batch(source: T.Union[str, os.PathLike, T.Mapping]) -> Batch:
     Examples
     --------
     >>> batch = load_batch('{"params": {"num_inference_steps": 20}, "entries": [{"prompt": "bells"}]}')
-    >>> batch.entries[0], batch.params[0].num_inference_steps
-    (BatchEntry(prompt='bells', seed=42, negative_prompt=None), 20)
+    >>> batch.entries[0], batch.params[0].num_inference_steps, batch.params[0].guidance
+    (BatchEntry(prompt='bells', seed=42, negative_prompt=None), 20, None)
     >>> load_batch('{"entries": [{"promt": "bells"}]}')
     Traceback (most recent call last):
     ...
@@ -177,17 +179,23 @@ def _check_params(item: T.Any, label: str, where: str) -> BatchParams:
             raise BatchFormatError(f"{where}: {label}.{key} must be a string, got {values[key]!r}")
     if values.get("scheduler") is not None:
         values["scheduler"] = _scheduler(values["scheduler"], f"{where}: {label}.scheduler")
-    steps = values.get("num_inference_steps", 50)
-    if not _is_int(steps) or steps < 1:
-        raise BatchFormatError(f"{where}: {label}.num_inference_steps must be a whole number >= 1, got {steps!r}")
-    guidance = values.get("guidance", 7.0)
-    if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or guidance < 0:
-        raise BatchFormatError(f"{where}: {label}.guidance must be a number >= 0 (Riffusion uses 7.0), got {guidance!r}")
-    width = values.get("width", 512)
-    if not _is_int(width) or width < 8 or width % 8:
-        raise BatchFormatError(f"{where}: {label}.width must be a positive multiple of 8 (512 is 5.12 s), got {width!r}")
-    values["guidance"] = float(guidance)
+    # Against Stable Diffusion's limits here; run_batch checks them against each parameter set's model too.
+    _check_settings(BatchParams(**values), None, f"{where}: {label}")
+    if values.get("guidance") is not None:
+        values["guidance"] = float(values["guidance"])
     return BatchParams(**values)
+
+
+def _check_settings(params: BatchParams, model: T.Any, label: str) -> None:
+    """:func:`~riffnb.diffusion.pipeline.check_settings` of the settings ``params`` gives, for ``model``; an error
+    names ``label`` and the key in the batch file ("params[0].num_inference_steps: steps must be ...")."""
+    from .pipeline import check_settings
+
+    for key, name in (("num_inference_steps", "steps"), ("guidance", "guidance"), ("width", "width")):
+        try:
+            check_settings(model, **{name: getattr(params, key)})
+        except RiffnbError as error:
+            raise BatchFormatError(f"{label}.{key}: {error}") from None
 
 
 def _check_entry(item: T.Any, label: str, where: str) -> BatchEntry:
@@ -265,12 +273,15 @@ def run_batch(
     output_dir
         Write each clip with :meth:`Clip.save <riffnb.diffusion.clip.Clip.save>` as ``<stem>.<audio_format>``,
         ``<stem>.png`` (with EXIF) and ``<stem>.json`` (its settings), stems from :func:`output_names`, and
-        ``index.json`` (the batch and what was written, like Riffusion's page). Existing files are refused before
-        anything is generated unless ``overwrite``.
+        ``index.json`` (the batch and what was made, with the settings each clip was made with, like Riffusion's
+        page). Existing files are refused before anything is generated unless ``overwrite``. A batch is one
+        output: if it fails or is interrupted, the files it wrote are removed, so a rerun starts afresh instead of
+        being refused.
     callback
         Called as ``callback(done, total, clip)`` after each clip.
     """
     from ..audio import audio_format_for, check_output_path
+    from .clip import output_set
 
     if not isinstance(batch, Batch):
         batch = load_batch(batch)
@@ -281,44 +292,57 @@ def run_batch(
         output_dir = os.fspath(output_dir)
         if os.path.exists(output_dir) and not os.path.isdir(output_dir):
             raise RiffnbError(f"{output_dir} exists and is not a folder; give an output folder")
-        audio_format_for(f"x.{audio_format}")
+        audio_format_for(str(audio_format), format=str(audio_format))
         for *_, stem in names:
             for suffix in (audio_format, "png", "json"):
                 check_output_path(os.path.join(output_dir, f"{stem}.{suffix}"), overwrite)
         check_output_path(os.path.join(output_dir, "index.json"), overwrite)
 
-    pipelines = _pipelines_for(batch.params, pipeline, device, dtype)
+    models = [p.checkpoint if p.checkpoint is not None else pipeline for p in batch.params]
+    for params, model in zip(batch.params, models):
+        _check_settings(params, model, params.name)
+    pipelines = _pipelines_for(models, pipeline, device, dtype)
+    for params, loaded in zip(batch.params, pipelines):
+        _check_settings(params, loaded, params.name)
     results = []
-    for done, (entry_index, params_index, seed, stem) in enumerate(names, start=1):
-        entry, params = batch.entries[entry_index], batch.params[params_index]
-        clip = pipelines[params_index].text_to_audio(
-            entry.prompt,
-            negative_prompt=entry.negative_prompt,
-            seed=seed,
-            steps=params.num_inference_steps,
-            guidance=params.guidance,
-            width=params.width,
-            scheduler=params.scheduler,
-        )
-        paths = {}
+    with output_set() as written:
+        for done, (entry_index, params_index, seed, stem) in enumerate(names, start=1):
+            entry, params = batch.entries[entry_index], batch.params[params_index]
+            clip = pipelines[params_index].text_to_audio(
+                entry.prompt,
+                negative_prompt=entry.negative_prompt,
+                seed=seed,
+                steps=params.num_inference_steps,
+                guidance=params.guidance,
+                width=params.width,
+                scheduler=params.scheduler,
+            )
+            paths = {}
+            if output_dir is not None:
+                paths = clip.save(os.path.join(output_dir, f"{stem}.{audio_format}"), overwrite=overwrite)
+                for path in paths.values():
+                    written(path)
+            results.append(BatchResult(entry_index, params_index, seed, clip, paths))
+            if callback is not None:
+                callback(done, len(names), clip)
         if output_dir is not None:
-            paths = clip.save(os.path.join(output_dir, f"{stem}.{audio_format}"), overwrite=overwrite)
-        results.append(BatchResult(entry_index, params_index, seed, clip, paths))
-        if callback is not None:
-            callback(done, len(names), clip)
-    if output_dir is not None:
-        _write_index(batch, results, os.path.join(output_dir, "index.json"), overwrite)
+            _write_index(batch, results, os.path.join(output_dir, "index.json"), overwrite)
     return results
 
 
 def _pipelines_for(
-    params: T.Sequence[BatchParams], pipeline: "RiffusionPipeline | str | os.PathLike | None", device: T.Any,
+    models: T.Sequence["RiffusionPipeline | str | os.PathLike | None"],
+    pipeline: "RiffusionPipeline | str | os.PathLike | None",
+    device: T.Any,
     dtype: T.Any,
 ) -> list["RiffusionPipeline"]:
-    """The pipeline of each parameter set, each model loaded once."""
+    """The pipeline of each parameter set's model, each loaded once (on ``pipeline``'s device and dtype when it is
+    a loaded one, unless ``device`` or ``dtype`` say otherwise)."""
+    from pathlib import Path
+
     from .loading import load_pipeline
 
-    loaded: dict[str | None, "RiffusionPipeline"] = {}
+    loaded: dict[T.Any, "RiffusionPipeline"] = {}
     if not isinstance(pipeline, (str, os.PathLike, type(None))):
         device = device if device is not None else pipeline.device
         dtype = dtype if dtype is not None else pipeline.dtype
@@ -326,14 +350,15 @@ def _pipelines_for(
     def get(model: "RiffusionPipeline | str | os.PathLike | None") -> "RiffusionPipeline":
         if not isinstance(model, (str, os.PathLike, type(None))):
             return model
-        key = None if model is None else os.fspath(model)
+        # A name and a path stay apart: "tiny" is the shipped model, Path("tiny") the folder ./tiny.
+        key = model if model is None or isinstance(model, str) else Path(model)
         if key not in loaded:
             # None: riffnb's default model (load_pipeline says which).
-            loaded[key] = load_pipeline(key, device=device, dtype=dtype)
+            loaded[key] = load_pipeline(model, device=device, dtype=dtype)
             loaded[key].pipeline.set_progress_bar_config(disable=True)
         return loaded[key]
 
-    return [get(p.checkpoint if p.checkpoint is not None else pipeline) for p in params]
+    return [get(model) for model in models]
 
 
 def _write_index(batch: Batch, results: T.Sequence[BatchResult], path: str, overwrite: bool) -> None:
@@ -347,6 +372,8 @@ def _write_index(batch: Batch, results: T.Sequence[BatchResult], path: str, over
             "prompt": batch.entries[result.entry_index].prompt,
             "negative_prompt": batch.entries[result.entry_index].negative_prompt,
             "seed": result.seed,
+            # The settings the clip was made with: what the parameter set gave, else the model's defaults.
+            **{name: getattr(result.clip, name) for name in ("steps", "guidance", "width", "scheduler", "model")},
             **{f"{kind}_path": os.path.basename(path) for kind, path in result.paths.items()},
         }
         for result in results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import html
 import io
@@ -21,6 +22,36 @@ from ..params import SpectrogramParams
 if T.TYPE_CHECKING:
     import torch
     from PIL import Image
+
+
+@contextlib.contextmanager
+def output_set() -> T.Iterator[T.Callable[[T.Union[str, os.PathLike]], None]]:
+    """Write several files as one output: call the function it yields with each file once that is written.
+
+    If the block fails or is interrupted (Ctrl-C), the files recorded so far are removed: no partial set is left
+    behind, and a rerun is not refused because of files from a run that did not finish.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> try:
+    ...     with output_set() as written:
+    ...         _ = (folder / "a.txt").write_text("a")
+    ...         written(folder / "a.txt")
+    ...         raise KeyboardInterrupt
+    ... except KeyboardInterrupt:
+    ...     pass
+    >>> list(folder.iterdir())
+    []
+    """
+    written: list[Path] = []
+    try:
+        yield lambda path: written.append(Path(path))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
 
 
 @dataclasses.dataclass(eq=False)
@@ -114,19 +145,14 @@ class Clip:
         }
         for target in paths.values():
             check_output_path(target, overwrite)
-        written: list[Path] = []
-        try:
+        # A clip is its three files: do not leave a partial set behind.
+        with output_set() as written:
             save_audio(paths["audio"], self.samples, self.sample_rate, overwrite=overwrite)
-            written.append(paths["audio"])
+            written(paths["audio"])
             save_image(self.image, paths["image"], overwrite=overwrite)
-            written.append(paths["image"])
+            written(paths["image"])
             with atomic_output(paths["settings"], overwrite) as temporary:
                 Path(temporary).write_text(json.dumps(self.settings(), indent=2) + "\n")
-        except BaseException:
-            # A clip is its three files: do not leave a partial set behind.
-            for done in written:
-                done.unlink(missing_ok=True)
-            raise
         return paths
 
     def audio_html(self) -> str:

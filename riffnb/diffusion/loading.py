@@ -120,8 +120,41 @@ class SamplingDefaults:
         return {name: getattr(self, name) if value is None else value for name, value in settings.items()}
 
 
-#: Riffusion's playground: 30 DPM-Solver++ steps at guidance 7, 512 columns (5.12 s).
+#: Riffusion's playground: 30 DPM-Solver++ steps at guidance 7, 512 columns (5.11 s of audio).
 RIFFUSION_DEFAULTS = SamplingDefaults()
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelLimits:
+    """What a model's settings must fit: image widths are multiples of its VAE's downsampling factor, and
+    denoising steps are at most ``max_steps`` (:func:`max_steps`).
+
+    Examples
+    --------
+    >>> ModelLimits()
+    ModelLimits(vae_scale_factor=8, max_steps=999)
+    """
+
+    vae_scale_factor: int = 8
+    max_steps: int = 999
+
+
+def max_steps(scheduler_config: T.Mapping[str, T.Any]) -> int:
+    """The most denoising steps a model with this scheduler config can take: its noise schedule's timesteps less
+    the scheduler's ``steps_offset``, which shifts every timestep up.
+
+    At more, the timesteps run past the schedule's end: diffusers' DDIM and PNDM index out of it (Riffusion's 1000
+    timesteps with offset 1 allow 999 steps), DDIM refuses more than 1000, other schedulers repeat timesteps and
+    LMS turns the latents into NaN.
+
+    >>> max_steps({"num_train_timesteps": 1000, "steps_offset": 1})
+    999
+    """
+    return int(scheduler_config.get("num_train_timesteps", 1000)) - int(scheduler_config.get("steps_offset") or 0)
+
+
+#: Stable Diffusion's limits, which Riffusion's model and riffnb's shipped ones share.
+SD_LIMITS = ModelLimits()
 
 # ---------------------------------------------------------------------------------------------------------------
 # Device and dtype
@@ -422,29 +455,38 @@ def _fetch_from_hub(
         raise unreachable(error) from None
 
 
-def resolve_model(
-    model: str | os.PathLike,
-    *,
-    revision: str | None = None,
-    token: str | None = None,
-    allow_pickle: bool = False,
-    local_files_only: bool = False,
-) -> Path:
-    """The local folder for ``model``: a shipped model name, an existing folder, or a hub id (downloaded).
+def locate_model(model: T.Any) -> "Path | str":
+    """Where ``model`` is, without downloading anything: the folder of a shipped model or of a local path, or the
+    hub id it names. A name that is none of these is a :class:`ModelNotFoundError`.
+
+    Shipped names are names: ``"tiny"`` is the shipped model, ``Path("tiny")`` the folder ``./tiny``.
 
     Examples
     --------
-    >>> resolve_model("no-such-model")
+    >>> locate_model("riffusion/riffusion-model-v1")
+    'riffusion/riffusion-model-v1'
+    >>> locate_model("no-such-model")
     Traceback (most recent call last):
     ...
     riffnb.diffusion.loading.ModelNotFoundError: unknown model 'no-such-model': pass a hub id such as 'riffusion/riffusion-model-v1', a local diffusers folder, or a shipped model (tiny)
     """
+    if not isinstance(model, (str, os.PathLike)):
+        raise ModelNotFoundError(
+            f"model must be a hub id, a folder or a shipped model name (a str or a path), got {type(model).__name__} "
+            f"{model!r}; e.g. {FALLBACK_MODEL!r} or {DEFAULT_MODEL!r}"
+        )
     text = os.fspath(model)
-    if text in SHIPPED_MODELS:
-        return shipped_model_folder(text)
+    if not text.strip():
+        raise ModelNotFoundError(
+            f"the model name is empty; pass a hub id such as {DEFAULT_MODEL!r}, a local diffusers folder, or a shipped "
+            f"model ({', '.join(SHIPPED_MODELS)}); None picks one"
+        )
+    folder = _local_folder(model)
+    if folder is not None:
+        return folder
     path = Path(text).expanduser()
     if path.exists():
-        return path
+        return path  # a file: check_pipeline_folder says what to do with it
     looks_like_path = text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1
     if isinstance(model, os.PathLike) or looks_like_path:
         raise ModelNotFoundError(f"no such folder: {text}; check the path, or pass a hub id or 'tiny'")
@@ -453,8 +495,23 @@ def resolve_model(
             f"unknown model {text!r}: pass a hub id such as {DEFAULT_MODEL!r}, a local diffusers folder, or a "
             f"shipped model ({', '.join(SHIPPED_MODELS)})"
         )
+    return text
+
+
+def resolve_model(
+    model: str | os.PathLike,
+    *,
+    revision: str | None = None,
+    token: str | None = None,
+    allow_pickle: bool = False,
+    local_files_only: bool = False,
+) -> Path:
+    """The local folder for ``model``: a shipped model name, an existing folder, or a hub id (downloaded)."""
+    located = locate_model(model)
+    if isinstance(located, Path):
+        return located
     return _fetch_from_hub(
-        text, revision=revision, token=token, allow_pickle=allow_pickle, local_files_only=local_files_only
+        located, revision=revision, token=token, allow_pickle=allow_pickle, local_files_only=local_files_only
     )
 
 
@@ -495,13 +552,33 @@ def read_defaults(folder: Path) -> SamplingDefaults:
         raise NotAPipelineError(f"{path} is not valid riffnb settings ({error}); fix or delete it") from None
 
 
+def read_limits(folder: Path) -> ModelLimits:
+    """The limits of the model in ``folder``, from its VAE's and its scheduler's configs (Stable Diffusion's for
+    whatever they do not say), without loading weights: the VAE factor as diffusers computes it."""
+    limits = {}
+    try:
+        vae = json.loads((folder / "vae" / "config.json").read_text())
+        limits["vae_scale_factor"] = 2 ** (len(vae["block_out_channels"]) - 1)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        pass  # loading the model says what is wrong with it
+    try:
+        scheduler = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+        limits["max_steps"] = max_steps(scheduler)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        pass
+    return dataclasses.replace(SD_LIMITS, **limits)
+
+
 def _local_folder(model: "str | os.PathLike") -> Path | None:
-    """The folder of a shipped model name or an existing local folder; None for anything else (a hub id)."""
+    """The folder of a shipped model (named by a str) or an existing local folder; None for anything else (a hub
+    id, an empty name, which would otherwise be the current folder, or not a name at all)."""
+    if not isinstance(model, (str, os.PathLike)):
+        return None
     text = os.fspath(model)
-    if text in SHIPPED_MODELS:
+    if isinstance(model, str) and text in SHIPPED_MODELS:
         return shipped_model_folder(text)
     path = Path(text).expanduser()
-    return path if path.is_dir() else None
+    return path if text.strip() and path.is_dir() else None
 
 
 def defaults_for(model: "str | os.PathLike | RiffusionPipeline") -> SamplingDefaults:
@@ -530,6 +607,19 @@ def params_for(model: "str | os.PathLike | RiffusionPipeline") -> SpectrogramPar
     return SpectrogramParams() if folder is None else read_params(folder)
 
 
+def limits_for(model: "str | os.PathLike | RiffusionPipeline | None") -> ModelLimits:
+    """The limits of a loaded pipeline, a shipped model or a local folder, without loading weights; Stable
+    Diffusion's for anything else (a hub id, or None: the default models share them).
+
+    >>> limits_for("tiny")
+    ModelLimits(vae_scale_factor=8, max_steps=999)
+    """
+    if hasattr(model, "limits"):
+        return model.limits
+    folder = None if model is None else _local_folder(model)
+    return SD_LIMITS if folder is None else read_limits(folder)
+
+
 def choose_model(device: "torch.device", **hub_options: T.Any) -> tuple[str, str]:
     """The model to load when none is named, and a one-line note saying which and why.
 
@@ -538,8 +628,8 @@ def choose_model(device: "torch.device", **hub_options: T.Any) -> tuple[str, str
     """
     fallback = f"riffnb: using its embedded {FALLBACK_MODEL!r} model"
     if device.type == "cpu":
-        return FALLBACK_MODEL, (f"{fallback}, as there is no GPU ({DEFAULT_MODEL} needs one); "
-                                f"load_pipeline({DEFAULT_MODEL!r}) loads it anyway")
+        return FALLBACK_MODEL, (f"{fallback}, as there is no GPU ({DEFAULT_MODEL} needs one); name it to load it "
+                                f"anyway: load_pipeline({DEFAULT_MODEL!r}), or --model {DEFAULT_MODEL}")
     try:
         resolve_model(DEFAULT_MODEL, **hub_options)  # fetched now, found in the cache when loaded
         return DEFAULT_MODEL, f"riffnb: using {DEFAULT_MODEL} on {device.type}"

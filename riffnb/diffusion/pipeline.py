@@ -1,12 +1,13 @@
 """riffnb's pipeline: a thin, explicit wrapper around diffusers' StableDiffusionPipeline that makes music.
 
-Riffusion fine-tuned Stable Diffusion 1.5 to draw mel spectrogram images; a 512-pixel-wide image is 5.12 s of
+Riffusion fine-tuned Stable Diffusion 1.5 to draw mel spectrogram images; a 512-pixel-wide image is 5.11 s of
 audio. :meth:`RiffusionPipeline.text_to_audio` runs diffusers' own denoising loop (with Riffusion's weighted prompts
 and a choice of schedulers), decodes the image, and turns it into audio with :func:`riffnb.spectrogram.audio_from_image`.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 import secrets
 import typing as T
@@ -16,14 +17,16 @@ from ..params import SpectrogramParams
 from . import schedulers
 from . import steps as unrolled
 from .clip import Clip
-from .loading import RIFFUSION_DEFAULTS, SamplingDefaults, memory_errors
+from .loading import RIFFUSION_DEFAULTS, ModelLimits, SamplingDefaults, max_steps, memory_errors
 
 if T.TYPE_CHECKING:
+    import os
+
     import numpy as np
     import torch
     from PIL import Image
 
-__all__ = ["Clip", "GenerationError", "RiffusionPipeline", "random_seed"]
+__all__ = ["Clip", "GenerationError", "RiffusionPipeline", "check_settings", "random_seed"]
 
 #: Phase reconstruction's seed: the same image always becomes the same audio.
 AUDIO_SEED = 0
@@ -35,7 +38,8 @@ StepCallback = T.Callable[[int, T.Union[int, float], "torch.Tensor"], T.Any]
 
 
 class GenerationError(RiffnbError):
-    """Settings that cannot generate a clip (a width that is not a multiple of 8, no steps, ...)."""
+    """Settings that cannot generate a clip (a width that is not a multiple of 8, no steps, ...), or a generation
+    that went wrong (NaN latents)."""
 
 
 def random_seed() -> int:
@@ -48,6 +52,93 @@ def check_seed(seed: T.Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < 2**63:
         raise GenerationError(f"seed must be a non-negative integer below 2**63 or None (random), got {seed!r}")
     return int(seed)
+
+
+def check_steps(value: T.Any, max_steps: int | None = None) -> int:
+    """``value`` as a number of denoising steps: a positive int, and at most ``max_steps`` (the model's
+    :attr:`~riffnb.diffusion.loading.ModelLimits.max_steps`) when given; else a :class:`GenerationError`.
+
+    Examples
+    --------
+    >>> check_steps(30, max_steps=999)
+    30
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise GenerationError(f"steps must be a positive integer, got {value!r}; try 20 to 30 with 'dpm++'")
+    if max_steps is not None and value > max_steps:
+        raise GenerationError(
+            f"steps must be at most {max_steps} for this model (its noise schedule's length), got {value}; "
+            "20-50 is typical"
+        )
+    return int(value)
+
+
+def check_guidance(value: T.Any) -> float:
+    """``value`` as a guidance scale (a finite number), or a :class:`GenerationError` saying so."""
+    try:
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise GenerationError(f"guidance must be a finite number, got {value!r}; Riffusion uses 7.0")
+    return number
+
+
+def check_width(width: T.Any, factor: int, params: SpectrogramParams | None = None) -> int:
+    """``width`` as an int, or a :class:`GenerationError` naming the nearest multiples of the VAE's ``factor`` (and,
+    with ``params``, how many columns a second of audio takes).
+
+    Examples
+    --------
+    >>> check_width(500, 8, SpectrogramParams())
+    Traceback (most recent call last):
+    ...
+    riffnb.diffusion.pipeline.GenerationError: width must be a positive multiple of 8 pixels (100 per second of audio), got 500; try 496 or 504
+    """
+    if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < factor or width % factor:
+        finite = isinstance(width, numbers.Real) and not isinstance(width, bool) and abs(width) < math.inf
+        lower = max(factor, int(width // factor * factor)) if finite else factor
+        per_second = "" if params is None else f" ({params.sample_rate / params.hop_length:g} per second of audio)"
+        raise GenerationError(
+            f"width must be a positive multiple of {factor} pixels{per_second}, got {width!r}; "
+            f"try {lower} or {lower + factor}"
+        )
+    return int(width)
+
+
+def check_settings(
+    model: "str | os.PathLike | RiffusionPipeline | None",
+    *,
+    steps: T.Any = None,
+    guidance: T.Any = None,
+    width: T.Any = None,
+    scheduler: T.Any = None,
+    seed: T.Any = None,
+) -> None:
+    """Check the settings a call gives (None: the model's default, checked when it loads) against ``model``
+    before it loads: a loaded pipeline, a shipped model name or a local folder (its configs read, not its
+    weights), or a hub id or None (Stable Diffusion's limits; loading checks them exactly).
+
+    Examples
+    --------
+    >>> check_settings("tiny", steps=1001)
+    Traceback (most recent call last):
+    ...
+    riffnb.diffusion.pipeline.GenerationError: steps must be at most 999 for this model (its noise schedule's length), got 1001; 20-50 is typical
+    """
+    from .loading import limits_for, params_for
+
+    limits = limits_for(model)
+    if seed is not None:
+        check_seed(seed)
+    if steps is not None:
+        check_steps(steps, limits.max_steps)
+    if guidance is not None:
+        check_guidance(guidance)
+    if width is not None:
+        check_width(width, limits.vae_scale_factor, None if model is None else params_for(model))
+    if scheduler is not None:
+        schedulers.scheduler_key(scheduler)
 
 
 class RiffusionPipeline:
@@ -67,6 +158,8 @@ class RiffusionPipeline:
     defaults
         The :class:`~riffnb.diffusion.loading.SamplingDefaults` (steps, guidance, width, scheduler) a call uses for
         each setting it leaves out: the model folder's ``riffnb.json``, else Riffusion's (30, 7.0, 512, "dpm++").
+    limits
+        The :class:`~riffnb.diffusion.loading.ModelLimits` its settings must fit (width multiple, most steps).
     """
 
     def __init__(
@@ -82,6 +175,7 @@ class RiffusionPipeline:
         self.defaults = defaults or RIFFUSION_DEFAULTS
         self.device = pipeline.device
         self.dtype = pipeline.unet.dtype
+        self.limits = ModelLimits(pipeline.vae_scale_factor, max_steps(pipeline.scheduler.config))
         factor = pipeline.vae_scale_factor
         if self.params.num_frequencies % factor:
             raise GenerationError(
@@ -101,14 +195,12 @@ class RiffusionPipeline:
 
     def check_width(self, width: T.Any) -> int:
         """``width`` as an int, or a :class:`GenerationError` naming the nearest valid widths."""
-        factor = self.pipeline.vae_scale_factor
-        if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < factor or width % factor:
-            lower = max(factor, int(width // factor * factor)) if isinstance(width, numbers.Real) else factor
-            raise GenerationError(
-                f"width must be a positive multiple of {factor} pixels (100 per second of audio), got {width!r}; "
-                f"try {lower} or {lower + factor}"
-            )
-        return int(width)
+        return check_width(width, self.limits.vae_scale_factor, self.params)
+
+    def check_steps(self, value: T.Any) -> int:
+        """``value`` as a number of denoising steps (a positive int, at most :attr:`limits` ``.max_steps``), or a
+        :class:`GenerationError` saying so."""
+        return check_steps(value, self.limits.max_steps)
 
     # ------------------------------------------------------------------------------------------------------------
 
@@ -137,7 +229,8 @@ class RiffusionPipeline:
         steps, guidance, width, scheduler
             None takes the model's default (:attr:`defaults`). ``steps``: denoising steps. ``guidance``: the
             classifier-free guidance scale; 1 or less turns guidance off (half the work per step). ``width``: image
-            width in pixels, a multiple of 8 (Riffusion: 100 columns per second, 512 -> 5.12 s).
+            width in pixels, a multiple of 8 (Riffusion: 100 columns per second; ``W`` columns decode to ``W - 1``
+            hops of audio, as Riffusion's Griffin-Lim gives them, so 512 -> 5.11 s).
             ``scheduler``: "dpm++", "pndm" (the model's own), "ddim", "euler", "euler_a" or "lms".
         callback
             Called after every step as ``callback(step_index, timestep, latents)``; show progress with
@@ -146,12 +239,12 @@ class RiffusionPipeline:
         Examples
         --------
         >>> clip = pipe.text_to_audio("church bells on a sunday morning", seed=42)  # doctest: +SKIP
-        >>> clip.duration, clip.image.size                                          # doctest: +SKIP
-        (5.12, (512, 512))
+        >>> round(clip.duration, 2), clip.image.size                                # doctest: +SKIP
+        (5.11, (512, 512))
         """
         settings = self.defaults.resolve(steps=steps, guidance=guidance, width=width, scheduler=scheduler)
         steps_count = self.check_steps(settings["steps"])
-        guidance = self._check_guidance(settings["guidance"])
+        guidance = check_guidance(settings["guidance"])
         width = self.check_width(settings["width"])
         scheduler = settings["scheduler"]
         seed = random_seed() if seed is None else check_seed(seed)
@@ -277,27 +370,6 @@ class RiffusionPipeline:
         from .batch import run_batch
 
         return run_batch(batch, self, **options)
-
-    # ------------------------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def check_steps(value: T.Any) -> int:
-        """``value`` as a number of denoising steps (a positive int), or a :class:`GenerationError` saying so.
-
-        Examples
-        --------
-        >>> RiffusionPipeline.check_steps(30)
-        30
-        """
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise GenerationError(f"steps must be a positive integer, got {value!r}; try 20 to 30 with 'dpm++'")
-        return int(value)
-
-    @staticmethod
-    def _check_guidance(value: T.Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) == float(value):
-            raise GenerationError(f"guidance must be a number, got {value!r}; Riffusion uses 7.0")
-        return float(value)
 
     def __repr__(self) -> str:
         return (

@@ -102,7 +102,9 @@ def tokenize_weighted(tokenizer, text: str, max_chunks: int = MAX_CHUNKS) -> tup
     ids: list[int] = []
     weights: list[float] = []
     for fragment, weight in parse_weighted_prompt(text):
-        fragment_ids = tokenizer(fragment, add_special_tokens=False, truncation=False).input_ids
+        # Not verbose: transformers would warn that a fragment is longer than CLIP's 77 tokens, which riffnb
+        # handles by encoding the prompt in chunks.
+        fragment_ids = tokenizer(fragment, add_special_tokens=False, truncation=False, verbose=False).input_ids
         ids += fragment_ids
         weights += [weight] * len(fragment_ids)
     limit = max_chunks * (tokenizer.model_max_length - 2)

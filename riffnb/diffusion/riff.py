@@ -40,6 +40,7 @@ if T.TYPE_CHECKING:
     import torch
     from PIL import Image
 
+    from ..params import SpectrogramParams
     from .clip import Clip
     from .pipeline import RiffusionPipeline
 
@@ -77,15 +78,14 @@ class PromptInput:
     negative_prompt: str | None = None
 
     def __post_init__(self) -> None:
-        from .pipeline import check_seed
+        from .pipeline import check_guidance, check_seed
 
         if not isinstance(self.prompt, str):
             raise prompts.PromptError(f"a prompt must be a string, got {type(self.prompt).__name__}")
         object.__setattr__(self, "seed", check_seed(self.seed))
         object.__setattr__(self, "denoising", check_strength(self.denoising))
-        guidance = self.guidance
-        if guidance is not None and (isinstance(guidance, bool) or not isinstance(guidance, numbers.Real) or guidance != guidance):
-            raise RiffnbError(f"guidance must be a number or None (the model's default), got {guidance!r}; Riffusion uses 7.0")
+        if self.guidance is not None:
+            object.__setattr__(self, "guidance", check_guidance(self.guidance))
         if self.negative_prompt is not None and not isinstance(self.negative_prompt, str):
             raise prompts.PromptError(f"negative_prompt must be a string or None, got {type(self.negative_prompt).__name__}")
 
@@ -271,13 +271,13 @@ def riffuse(
     from ..spectrogram import audio_from_image
     from .clip import Clip
     from .loading import memory_errors
-    from .pipeline import GenerationError, RiffusionPipeline
+    from .pipeline import GenerationError
 
     alpha = check_alpha(alpha)
     if not isinstance(start, PromptInput) or not isinstance(end, PromptInput):
         raise RiffnbError("start and end must be PromptInput(prompt, seed, ...) objects")
     defaults = pipe.defaults
-    num_steps = RiffusionPipeline.check_steps(defaults.steps if steps is None else steps)
+    num_steps = pipe.check_steps(defaults.steps if steps is None else steps)
     scheduler = defaults.scheduler if scheduler is None else scheduler
     if callback is not None and not callable(callback):
         raise GenerationError(f"callback must be callable as callback(step, timestep, latents), got {callback!r}")
@@ -403,6 +403,37 @@ AUDIO_TO_AUDIO_OVERLAP_S = 0.2
 AUDIO_TO_AUDIO_STRENGTH = 0.55
 
 
+def check_windows(
+    window_s: T.Any, overlap_s: T.Any, params: "SpectrogramParams", names: tuple[str, str] = ("window_s", "overlap_s")
+) -> None:
+    """Raise unless audio-to-audio can cut windows of ``window_s`` seconds overlapping by ``overlap_s``: a window
+    must hold one STFT frame at ``params`` (as :func:`riffnb.spectrogram.prepare_audio` requires of any audio).
+    ``names`` name the two settings in the message (the command line's flags there).
+
+    Examples
+    --------
+    >>> from riffnb.params import SpectrogramParams
+    >>> check_windows(0.01, 0.0, SpectrogramParams(), names=("--window-s", "--overlap-s"))
+    Traceback (most recent call last):
+    ...
+    riffnb.errors.RiffnbError: --window-s must be at least 0.200 s at this model's spectrogram parameters (one STFT frame), got 0.01; Riffusion uses 5 s
+    """
+    window_name, overlap_name = names
+    shortest = (params.n_fft // 2 + 1) / params.sample_rate
+    for name, value in ((window_name, window_s), (overlap_name, overlap_s)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(value) < np.inf:
+            raise RiffnbError(f"{name} must be a number of seconds, got {value!r}")
+    if window_s < shortest:
+        raise RiffnbError(
+            f"{window_name} must be at least {shortest:.3f} s at this model's spectrogram parameters (one STFT frame), "
+            f"got {window_s:g}; Riffusion uses {AUDIO_TO_AUDIO_WINDOW_S:g} s"
+        )
+    if not 0 <= overlap_s < window_s:
+        raise RiffnbError(
+            f"{overlap_name} must be 0 or more and less than {window_name} ({window_s:g} s), got {overlap_s:g}"
+        )
+
+
 @dataclasses.dataclass
 class RiffedAudio:
     """A song riffed window by window: the joined ``samples`` ``(channels, n)``, their ``sample_rate`` and the
@@ -468,6 +499,7 @@ def riff_audio(
     from ..spectrogram import prepare_audio
     from .pipeline import check_seed, random_seed
 
+    check_windows(window_s, overlap_s, pipe.params)
     if isinstance(audio, (str, os.PathLike)):
         audio = load_audio(audio)
     if not (isinstance(audio, tuple) and len(audio) == 2):
@@ -476,8 +508,6 @@ def riff_audio(
     seed = random_seed() if seed is None else check_seed(seed)
     start = PromptInput(prompt, seed, denoising=strength, guidance=guidance, negative_prompt=negative_prompt)
     end = end if end is not None else start
-    if window_s <= overlap_s or overlap_s < 0:
-        raise RiffnbError(f"need 0 <= overlap_s < window_s, got window {window_s} s and overlap {overlap_s} s")
     windows = split_clips(samples, sample_rate, window_s, overlap_s)
     count = len(windows)
     alphas = np.linspace(0.0, 1.0, count) if count > 1 else np.zeros(1)

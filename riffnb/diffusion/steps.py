@@ -152,13 +152,39 @@ def with_params(image: "Image.Image", params) -> "Image.Image":
     return tag_image(image, params.to_exif())
 
 
-def decode(pipe: "RiffusionPipeline", latents: "torch.Tensor") -> "list[Image.Image]":
-    """Decode latents ``(batch, 4, h, w)`` with the VAE into spectrogram images (EXIF tagged), as diffusers does."""
+#: What a generation that ran into NaN or infinite values likely hit, and what to do about it.
+_OVERFLOW_CAUSES = (
+    "a guidance scale far too large (Riffusion uses 7.0), hundreds of steps (20-50 is typical), or float16 "
+    "overflowing: load the model with dtype='float32' (--dtype float32)"
+)
+
+
+def check_finite(tensor: "torch.Tensor", what: str) -> None:
+    """Raise a :class:`~riffnb.diffusion.pipeline.GenerationError` if ``tensor`` holds NaN or infinite values.
+
+    diffusers turns NaN pixels into black, the loudest value in a spectrogram image, and output normalisation then
+    makes full-scale noise of them: better no clip than that.
+    """
     import torch
 
+    from .pipeline import GenerationError
+
+    if not bool(torch.isfinite(tensor).all()):
+        raise GenerationError(f"generation failed: {what} hold NaN or infinite values; likely {_OVERFLOW_CAUSES}")
+
+
+def decode(pipe: "RiffusionPipeline", latents: "torch.Tensor") -> "list[Image.Image]":
+    """Decode latents ``(batch, 4, h, w)`` with the VAE into spectrogram images (EXIF tagged), as diffusers does.
+
+    NaN or infinite latents, or decoded values, are a :class:`~riffnb.diffusion.pipeline.GenerationError`.
+    """
+    import torch
+
+    check_finite(latents, "the denoised latents")
     vae = pipe.pipeline.vae
     with torch.no_grad():
         pixels = vae.decode(latents / vae.config.scaling_factor, return_dict=False)[0]
+    check_finite(pixels, "the VAE's decoded pixels")
     images = pipe.pipeline.image_processor.postprocess(pixels, output_type="pil", do_denormalize=[True] * len(pixels))
     return [with_params(image, pipe.params) for image in images]
 
