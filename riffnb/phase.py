@@ -58,7 +58,7 @@ import scipy.fft
 
 from .audio import resample
 from .errors import RiffnbError
-from .stft import get_window
+from .stft import get_window, positive_int
 
 #: Gaussian-equivalent time-frequency spread of a Hann window, ``lambda = HANN_LAMBDA * win_length**2`` in
 #: samples squared (Prusa, Balazs & Sondergaard 2017, Table 1).
@@ -727,12 +727,6 @@ def _checked_magnitude(magnitude, n_fft: int) -> np.ndarray:
     return array
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise RiffnbError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def reconstruct_audio(
     magnitude: np.ndarray,
     *,
@@ -810,10 +804,10 @@ def reconstruct_audio(
     >>> bool(spectral_convergence(S, np.abs(stft(y, 17640, 441, 4410))) < -20)
     True
     """
-    sample_rate = _positive_int("sample_rate", sample_rate)
-    n_fft = _positive_int("n_fft", n_fft)
-    hop_length = _positive_int("hop_length", hop_length)
-    win_length = _positive_int("win_length", win_length)
+    sample_rate = positive_int("sample_rate", sample_rate)
+    n_fft = positive_int("n_fft", n_fft)
+    hop_length = positive_int("hop_length", hop_length)
+    win_length = positive_int("win_length", win_length)
     if not hop_length <= win_length <= n_fft:
         raise RiffnbError(
             f"need hop_length <= win_length <= n_fft, got {hop_length}, {win_length}, {n_fft}; "
@@ -825,7 +819,7 @@ def reconstruct_audio(
             f"max_frequency must be in (0, sample_rate / 2 = {sample_rate / 2:g}], got {max_frequency}; "
             "or None for no limit"
         )
-    length = (magnitude.shape[-1] - 1) * hop_length if length is None else _positive_int("length", length)
+    length = (magnitude.shape[-1] - 1) * hop_length if length is None else positive_int("length", length)
     if algorithm not in ALGORITHMS:
         raise RiffnbError(f"algorithm must be 'fgla' (fast Griffin-Lim) or 'gla' (Griffin-Lim), got {algorithm!r}")
     if isinstance(init, str):

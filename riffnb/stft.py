@@ -9,16 +9,20 @@ on both sides so that frame ``t`` is centred on sample ``t * hop_length``. Array
 from __future__ import annotations
 
 import numbers
+import typing as T
 
 import numpy as np
 import scipy.fft
 
+from .errors import RiffnbError
 
-def _check_positive_ints(**sizes: object) -> None:
-    """Raise ``ValueError`` naming the first size that is not a positive integer (None means "default")."""
-    for name, value in sizes.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0):
-            raise ValueError(f"{name} must be a positive integer number of samples, got {value!r}")
+
+def positive_int(name: str, value: T.Any) -> int:
+    """``value`` as an int, or a :class:`~riffnb.errors.RiffnbError` (a ``ValueError``) naming ``name`` if it is not a
+    positive integer (a size in samples: ``n_fft``, ``hop_length``, ...)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise RiffnbError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def get_window(window: str | np.ndarray, win_length: int, n_fft: int | None = None) -> np.ndarray:
@@ -104,8 +108,8 @@ def stft(
     >>> S.shape, int(np.abs(S[:, 50]).argmax() * 44100 / 17640)
     ((8821, 101), 1000)
     """
-    _check_positive_ints(n_fft=n_fft, hop_length=hop_length, win_length=win_length)
-    win_length = n_fft if win_length is None else win_length
+    n_fft, hop_length = positive_int("n_fft", n_fft), positive_int("hop_length", hop_length)
+    win_length = n_fft if win_length is None else positive_int("win_length", win_length)
     padded_window = get_window(window, win_length, n_fft)
     frames = frame_signal(np.asarray(samples, dtype=np.float64), n_fft, hop_length, center, pad_mode)
     spectrum = scipy.fft.rfft(frames * padded_window, axis=-1, workers=-1)
@@ -137,7 +141,10 @@ def istft(
     True
     """
     stft_matrix = np.asarray(stft_matrix)
-    _check_positive_ints(hop_length=hop_length, win_length=win_length, n_fft=n_fft, length=length)
+    hop_length = positive_int("hop_length", hop_length)
+    win_length = None if win_length is None else positive_int("win_length", win_length)
+    n_fft = None if n_fft is None else positive_int("n_fft", n_fft)
+    length = None if length is None else positive_int("length", length)
     if stft_matrix.ndim < 2:
         raise ValueError(f"stft_matrix must be (..., frequencies, frames), got shape {stft_matrix.shape}")
     rows = stft_matrix.shape[-2]
