@@ -341,6 +341,37 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> T.Iterato
             os.remove(temporary)
 
 
+@contextlib.contextmanager
+def output_set() -> T.Iterator[T.Callable[[T.Union[str, os.PathLike]], None]]:
+    """Write several files as one output: call the function it yields with each file once that is written.
+
+    If the block fails or is interrupted (Ctrl-C), the files recorded so far are removed: no partial set is left
+    behind, and a rerun is not refused because of files from a run that did not finish.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> try:
+    ...     with output_set() as written:
+    ...         _ = open(os.path.join(folder, "a.txt"), "w").write("a")
+    ...         written(os.path.join(folder, "a.txt"))
+    ...         raise KeyboardInterrupt
+    ... except KeyboardInterrupt:
+    ...     pass
+    >>> os.listdir(folder)
+    []
+    """
+    written: list[str] = []
+    try:
+        yield lambda path: written.append(os.fspath(path))
+    except BaseException:
+        for path in written:
+            if os.path.lexists(path):
+                os.remove(path)
+        raise
+
+
 def save_audio(
     path: str | os.PathLike,
     samples: np.ndarray,

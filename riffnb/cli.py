@@ -25,7 +25,7 @@ import sys
 import time
 import typing as T
 
-from .audio import AUDIO_FORMATS, audio_format_for, check_output_path, load_audio, save_audio
+from .audio import AUDIO_FORMATS, audio_format_for, check_output_path, load_audio, output_set, save_audio
 from .cli_diffusion import COMMANDS as DIFFUSION_COMMANDS
 from .errors import InvalidAudioError, InvalidImageError, RiffnbError
 from .params import ExifTags, SpectrogramParams
@@ -287,8 +287,6 @@ def run_sample_clips(args: argparse.Namespace) -> None:
     # All names are known now: refuse before writing any, so a refused run leaves the folder as it was.
     for path in paths:
         check_output_path(path, args.overwrite)
-    from .diffusion.clip import output_set
-
     with output_set() as written:
         for clip, path in zip(clips, paths):
             save_audio(path, clip.samples, sample_rate, overwrite=args.overwrite)
@@ -334,7 +332,6 @@ def run_demo(args: argparse.Namespace) -> None:
     from .spectrogram import audio_from_image, image_from_audio, spectrogram_from_audio
     from .synth import render_demo_clip
 
-    from .diffusion.clip import output_set
     from .diffusion.loading import load_pipeline
 
     options = reconstruction_options(args)

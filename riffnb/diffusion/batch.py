@@ -281,7 +281,7 @@ def run_batch(
         Called as ``callback(done, total, clip)`` after each clip.
     """
     from ..audio import audio_format_for, check_output_path
-    from .clip import output_set
+    from ..audio import output_set
 
     if not isinstance(batch, Batch):
         batch = load_batch(batch)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import html
 import io
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import AUDIO_FORMATS, atomic_output, audio_html, check_output_path, save_audio
+from ..audio import AUDIO_FORMATS, atomic_output, audio_html, check_output_path, output_set, save_audio
 from ..errors import RiffnbError
 from ..image import save_image
 from ..params import SpectrogramParams
@@ -22,36 +21,6 @@ from ..params import SpectrogramParams
 if T.TYPE_CHECKING:
     import torch
     from PIL import Image
-
-
-@contextlib.contextmanager
-def output_set() -> T.Iterator[T.Callable[[T.Union[str, os.PathLike]], None]]:
-    """Write several files as one output: call the function it yields with each file once that is written.
-
-    If the block fails or is interrupted (Ctrl-C), the files recorded so far are removed: no partial set is left
-    behind, and a rerun is not refused because of files from a run that did not finish.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> try:
-    ...     with output_set() as written:
-    ...         _ = (folder / "a.txt").write_text("a")
-    ...         written(folder / "a.txt")
-    ...         raise KeyboardInterrupt
-    ... except KeyboardInterrupt:
-    ...     pass
-    >>> list(folder.iterdir())
-    []
-    """
-    written: list[Path] = []
-    try:
-        yield lambda path: written.append(Path(path))
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
 
 
 @dataclasses.dataclass(eq=False)
