@@ -83,8 +83,7 @@ def _outputs(args: argparse.Namespace) -> list[str]:
 def _write(args: argparse.Namespace, samples, sample_rate: int, image=None, params=None) -> None:
     """Write the audio, and with ``--image`` the spectrogram ``image`` (made from the audio with ``params`` if None,
     before anything is written): both files, or neither if one cannot be written."""
-    from .audio import save_audio
-    from .audio import output_set
+    from .audio import output_set, save_audio
     from .image import save_image
 
     if args.image and image is None:
