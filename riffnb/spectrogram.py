@@ -51,12 +51,17 @@ def filterbank_for(params: SpectrogramParams) -> np.ndarray:
     )
 
 
+def shortest_audio(params: SpectrogramParams) -> int:
+    """Samples the centred STFT needs at least at ``params``: more than its reflect padding of ``n_fft // 2``."""
+    return params.n_fft // 2 + 1
+
+
 def prepare_audio(samples: np.ndarray, sample_rate: int, params: SpectrogramParams) -> np.ndarray:
     """Check ``samples``, resample them to ``params.sample_rate`` and mix them to the parameters' channels."""
     samples = as_channels(samples)
     samples = resample(samples, sample_rate, params.sample_rate)
     samples = mix_to_channels(samples, params.num_channels)
-    shortest = params.n_fft // 2 + 1
+    shortest = shortest_audio(params)
     if samples.shape[-1] < shortest:
         raise InvalidAudioError(
             f"audio is {samples.shape[-1] / params.sample_rate:.3f} s long; the STFT needs at least "

@@ -418,8 +418,10 @@ def check_windows(
     ...
     riffnb.errors.RiffnbError: --window-s must be at least 0.200 s at this model's spectrogram parameters (one STFT frame), got 0.01; Riffusion uses 5 s
     """
+    from ..spectrogram import shortest_audio
+
     window_name, overlap_name = names
-    shortest = (params.n_fft // 2 + 1) / params.sample_rate
+    shortest = shortest_audio(params) / params.sample_rate
     for name, value in ((window_name, window_s), (overlap_name, overlap_s)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(value) < np.inf:
             raise RiffnbError(f"{name} must be a number of seconds, got {value!r}")
