@@ -56,6 +56,12 @@ def shortest_audio(params: SpectrogramParams) -> int:
     return params.n_fft // 2 + 1
 
 
+def narrowest_image(params: SpectrogramParams) -> int:
+    """Columns an image needs at least to decode at ``params``: ``W`` columns are ``W - 1`` hops of audio, which
+    must reach :func:`shortest_audio` (22 columns at Riffusion's parameters, 7 at tiny's)."""
+    return -(-shortest_audio(params) // params.hop_length) + 1
+
+
 def prepare_audio(samples: np.ndarray, sample_rate: int, params: SpectrogramParams) -> np.ndarray:
     """Check ``samples``, resample them to ``params.sample_rate`` and mix them to the parameters' channels."""
     samples = as_channels(samples)

@@ -196,6 +196,25 @@ def test_the_width_error_counts_the_models_columns_per_second(tiny_pipe):
         pipe.text_to_audio("jazz", seed=1, width=100, steps=2)
 
 
+def test_the_width_error_names_the_narrowest_image_the_phase_reconstruction_takes(tiny_pipe):
+    # At Riffusion's parameters 16 columns are 15 hops, 0.15 s: shorter than the STFT's reflect padding of n_fft // 2.
+    from riffnb.diffusion.pipeline import RiffusionPipeline, check_settings
+
+    pipe = RiffusionPipeline(tiny_pipe.pipeline, params=SpectrogramParams(), model="riffusion-sized")
+    for call in (lambda: pipe.text_to_audio("jazz", seed=1, width=16, steps=1),
+                 lambda: check_settings(pipe, width=16)):
+        with pytest.raises(GenerationError, match=r"width must be at least 24 pixels .* got 16; try 24"):
+            call()
+    clip = pipe.text_to_audio("jazz", seed=1, width=24, steps=1)
+    assert clip.samples.shape[-1] == 23 * 441
+    # The shipped model's 0.2 s frames leave its narrowest image at 7 columns: its VAE's 8 are allowed.
+    from riffnb.diffusion.loading import params_for
+    from riffnb.spectrogram import narrowest_image
+
+    assert narrowest_image(params_for("tiny")) == 7
+    check_settings("tiny", width=8)
+
+
 def test_a_generation_that_turns_to_nan_is_an_error_not_full_scale_noise(tiny_pipe):
     # NaN pixels would become black, the loudest value of a spectrogram image, and normalisation full-scale noise.
     from riffnb.diffusion import seeds

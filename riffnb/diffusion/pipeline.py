@@ -86,7 +86,7 @@ def check_guidance(value: T.Any) -> float:
 
 def check_width(width: T.Any, factor: int, params: SpectrogramParams | None = None) -> int:
     """``width`` as an int, or a :class:`GenerationError` naming the nearest multiples of the VAE's ``factor`` (and,
-    with ``params``, how many columns a second of audio takes).
+    with ``params``, how many columns a second of audio takes, and the fewest the phase reconstruction takes).
 
     Examples
     --------
@@ -94,6 +94,10 @@ def check_width(width: T.Any, factor: int, params: SpectrogramParams | None = No
     Traceback (most recent call last):
     ...
     riffnb.diffusion.pipeline.GenerationError: width must be a positive multiple of 8 pixels (100 per second of audio), got 500; try 496 or 504
+    >>> check_width(16, 8, SpectrogramParams())
+    Traceback (most recent call last):
+    ...
+    riffnb.diffusion.pipeline.GenerationError: width must be at least 24 pixels at these parameters (the STFT's 0.40 s frames need 0.20 s of audio), got 16; try 24
     """
     if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < factor or width % factor:
         finite = isinstance(width, numbers.Real) and not isinstance(width, bool) and abs(width) < math.inf
@@ -103,6 +107,16 @@ def check_width(width: T.Any, factor: int, params: SpectrogramParams | None = No
             f"width must be a positive multiple of {factor} pixels{per_second}, got {width!r}; "
             f"try {lower} or {lower + factor}"
         )
+    if params is not None:
+        from ..spectrogram import narrowest_image, shortest_audio
+
+        narrowest = -(-narrowest_image(params) // factor) * factor
+        if width < narrowest:
+            raise GenerationError(
+                f"width must be at least {narrowest} pixels at these parameters (the STFT's "
+                f"{params.n_fft / params.sample_rate:.2f} s frames need {shortest_audio(params) / params.sample_rate:.2f} s "
+                f"of audio), got {width}; try {narrowest}"
+            )
     return int(width)
 
 
