@@ -472,6 +472,46 @@ def test_diffusion_stepper_scrubs_steps_and_compares_runs(tiny_pipe):
     assert stepper.step.max == 3 and "of 3" in stepper.view.value
 
 
+def test_diffusion_stepper_decodes_each_run_with_the_model_that_made_it(tiny_pipeline_dir, tmp_path):
+    import gc
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    # Another model whose VAE decodes the same latents to another image.
+    other = tmp_path / "other"
+    shutil.copytree(tiny_pipeline_dir, other)
+    weights_path = other / "vae" / "diffusion_pytorch_model.safetensors"
+    weights = load_file(weights_path)
+    weights["decoder.conv_out.bias"] += 1.0
+    save_file(weights, weights_path)
+
+    stepper = DiffusionStepper(str(tiny_pipeline_dir), steps=3, width=64)
+    stepper.run()
+    first = stepper.pipeline()
+    # Choosing another model in the box loads nothing until Run: the first run still scrubs with its own model.
+    stepper.model.value = str(other)
+    stepper.step.value = 1
+    assert_no_error(stepper)
+    assert stepper.runs[0].decoded[1][0] == first.latents_to_image(stepper.runs[0].latents[0])
+
+    stepper.run()
+    assert_no_error(stepper)
+    assert stepper.pipeline() is not first
+    del first
+    gc.collect()
+    # The first model is gone (one model in memory): its decoded steps still show, the others are named.
+    stepper.run_choice.value = 0
+    assert_no_error(stepper)
+    assert "after step 3 of 3" in stepper.view.value
+    stepper.step.value = 2
+    assert stepper.last_error is not None
+    assert re.search(r"run #1 was made with .*, which is no longer loaded .* set the model box to .* and Run again",
+                     stepper.error.value)
+    stepper.step.value = 1
+    assert_no_error(stepper)
+
+
 def test_riff_panel_from_a_seed_image_and_from_an_upload(tiny_pipe, music):
     panel = RiffPanel(tiny_pipe, prompt="jazz piano", seed_image="beat", strength=0.5, seed=3, steps=4, width=64)
     during = disabled_while(panel, panel.progress, panel.riff_button)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import typing as T
+import weakref
 
 import ipywidgets as W
 
@@ -188,13 +189,15 @@ class GeneratePanel(Panel, GenerationSettings):
 
 @dataclasses.dataclass
 class StepperRun:
-    """One generation the stepper keeps: every step's latents, the timesteps, thumbnails and the final clip."""
+    """One generation the stepper keeps: every step's latents, the timesteps, thumbnails and the final clip, and
+    the pipeline that made them (weakly: panels keep one model in memory, and only its VAE decodes its latents)."""
 
     label: str
     clip: "Clip"
     latents: list["torch.Tensor"]
     timesteps: list[float]
     thumbnails: list["Image.Image"]
+    pipeline: "weakref.ref[RiffusionPipeline]"
     decoded: dict[int, tuple["Image.Image", T.Any, int]] = dataclasses.field(default_factory=dict)
 
 
@@ -203,7 +206,8 @@ class DiffusionStepper(Panel, GenerationSettings):
 
     Run generates a clip and keeps the latents of every step; the step slider decodes the latents after that step
     with the VAE and turns the image into audio. Every run is kept (up to ``max_runs``): change the scheduler or the
-    guidance and run again, then compare the results side by side, or pick an earlier run to scrub.
+    guidance and run again, then compare the results side by side, or pick an earlier run to scrub. A run decodes
+    with the model that made it: once another model has replaced it, the run's steps already shown still play.
 
     Examples
     --------
@@ -281,7 +285,7 @@ class DiffusionStepper(Panel, GenerationSettings):
                 clip = pipe.text_to_audio(prompt, callback=keep, **options)
         label = (f"#{len(self.runs) + 1}: {clip.scheduler}, guidance {clip.guidance:g}, {clip.steps} steps, "
                  f"seed {clip.seed}")
-        self.runs.append(StepperRun(label, clip, latents, timesteps, thumbnails))
+        self.runs.append(StepperRun(label, clip, latents, timesteps, thumbnails, weakref.ref(pipe)))
         del self.runs[: -self.max_runs]
         # Options change the value: the observer must not draw while the slider is re-ranged.
         self.run_choice.options = [(run.label, index) for index, run in enumerate(self.runs)]
@@ -319,7 +323,14 @@ class DiffusionStepper(Panel, GenerationSettings):
         if self.step.max != len(run.latents):
             self.step.max = len(run.latents)
         if step not in run.decoded:
-            pipe = self.pipeline()
+            pipe = run.pipeline()
+            if pipe is None:
+                model = run.clip.model
+                raise RiffnbError(
+                    f"run {run.label.split(':')[0]} was made with {model or 'another model'}, which is no longer "
+                    "loaded (panels keep one model in memory): the steps already shown still play; to scrub the "
+                    f"others, {f'set the model box to {model} and ' if model else ''}Run again"
+                )
             image = pipe.latents_to_image(run.latents[step - 1])
             samples, sample_rate = pipe.image_to_audio(image)
             run.decoded[step] = (image, samples, sample_rate)
