@@ -360,6 +360,81 @@ def test_running_out_of_memory_is_one_line():
             raise KeyError("not about memory")
 
 
+def test_converted_weight_bytes_counts_the_weights_the_loader_copies(tiny_pipe, tiny_pipeline_dir, tmp_path):
+    modules = [tiny_pipe.pipeline.unet, tiny_pipe.pipeline.vae, tiny_pipe.pipeline.text_encoder]
+    floats = sum(tensor.numel() for module in modules for tensor in module.state_dict().values()
+                 if tensor.is_floating_point())
+    # Stored in float32: loaded as float32 they stay mapped from the files; as float16 they are copied.
+    assert loading.converted_weight_bytes(tiny_pipeline_dir, torch.float32) == (0, {"F32"})
+    assert loading.converted_weight_bytes(tiny_pipeline_dir, torch.float16) == (2 * floats, {"F32"})
+    # A precision variant beside the weights is not what the loader reads.
+    folder = tmp_path / "with-variant"
+    shutil.copytree(tiny_pipeline_dir, folder)
+    shutil.copy(folder / "unet" / "diffusion_pytorch_model.safetensors",
+                folder / "unet" / "diffusion_pytorch_model.fp16.safetensors")
+    assert loading.converted_weight_bytes(folder, torch.float16) == (2 * floats, {"F32"})
+
+
+def test_a_load_whose_converted_weights_exceed_the_free_memory_is_refused(tiny_pipeline_dir, monkeypatch):
+    # As Riffusion's model in bfloat16 in a 2 GB Binder container: measured, its load thrashed for 5 minutes.
+    needed, _ = loading.converted_weight_bytes(tiny_pipeline_dir, torch.float16)
+    monkeypatch.setattr(loading, "available_memory", lambda: needed - 1)
+    with pytest.raises(DeviceMemoryError) as caught:
+        riffnb.load_pipeline(tiny_pipeline_dir, device="cpu", dtype="float16")
+    message = str(caught.value)
+    assert f"{tiny_pipeline_dir} needs" in message and "for its weights in float16 (its files store float32)" in message
+    assert "load it in float32" in message and "load_pipeline('tiny')" in message
+    assert "check_memory=False loads it anyway" in message and "\n" not in message
+    pipe = riffnb.load_pipeline(tiny_pipeline_dir, device="cpu", dtype="float16", check_memory=False)
+    assert pipe.dtype == torch.float16
+    # In the dtype its files store, the weights need no new memory: loaded even with none free.
+    monkeypatch.setattr(loading, "available_memory", lambda: 0)
+    assert riffnb.load_pipeline(tiny_pipeline_dir, device="cpu").dtype == torch.float32
+
+
+def test_available_memory_is_the_tightest_cgroup_limit_less_its_working_set(tmp_path):
+    # Binder's free shows the host's memory: the cgroup's limit is what the kernel enforces.
+    def write(folder: Path, **files: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (folder / name.replace("_", ".", 1)).write_text(text)
+
+    # A container that sees only its own cgroup (v2, namespaced): /proc/self/cgroup says "0::/".
+    v2 = tmp_path / "v2"
+    write(v2, memory_max="2147483648\n", memory_current="1073741824\n",
+          memory_stat="anon 900000000\ninactive_file 73741824\nactive_file 1000\n")
+    (tmp_path / "namespaced").write_text("0::/\n")
+    assert loading._cgroup_available(v2, tmp_path / "namespaced") == 2147483648 - (1073741824 - 73741824)
+    (v2 / "memory.max").write_text("max\n")
+    assert loading._cgroup_available(v2, tmp_path / "namespaced") is None
+
+    # A v1 machine that shows the whole tree: the process's cgroup, and a tighter limit on its parent.
+    (tmp_path / "member").write_text("4:memory:/pod/notebook\n1:cpu:/\n0::/\n")
+    v1 = tmp_path / "v1"
+    unlimited = "9223372036854771712\n"
+    write(v1 / "memory", memory_limit_in_bytes=unlimited, memory_usage_in_bytes="9000000000\n",
+          memory_stat="total_inactive_file 0\n")
+    write(v1 / "memory" / "pod", memory_limit_in_bytes="3000000000\n", memory_usage_in_bytes="2000000000\n",
+          memory_stat="total_inactive_file 100000000\n")
+    write(v1 / "memory" / "pod" / "notebook", memory_limit_in_bytes="2147483648\n",
+          memory_usage_in_bytes="1000000000\n", memory_stat="cache 500\ntotal_inactive_file 100000000\n")
+    assert loading._cgroup_available(v1, tmp_path / "member") == 3000000000 - 1900000000
+    (v1 / "memory" / "pod" / "memory.limit_in_bytes").write_text(unlimited)
+    assert loading._cgroup_available(v1, tmp_path / "member") == 2147483648 - 900000000
+    # Docker on v1 mounts the container's own cgroup: the path /proc/self/cgroup names is not under the mount.
+    docker = tmp_path / "docker"
+    write(docker / "memory", memory_limit_in_bytes="2147483648\n", memory_usage_in_bytes="1000000000\n",
+          memory_stat="total_inactive_file 100000000\n")
+    (tmp_path / "in-docker").write_text("4:memory:/docker/0123abcd\n0::/\n")
+    assert loading._cgroup_available(docker, tmp_path / "in-docker") == 2147483648 - 900000000
+    assert loading._cgroup_available(tmp_path / "nothing", tmp_path / "nothing") is None
+
+    (tmp_path / "meminfo").write_text("MemTotal:       24683784 kB\nMemAvailable:    1500000 kB\n")
+    assert loading._meminfo_available(tmp_path / "meminfo") == 1500000 * 1024
+    free = loading.available_memory()
+    assert free is not None and 0 < free <= loading._meminfo_available(Path("/proc/meminfo"))
+
+
 def test_compile_wraps_the_unet(tiny_pipeline_dir):
     # Only the wrapping: compiling runs on first use and takes minutes on this CPU.
     pipe = riffnb.load_pipeline(tiny_pipeline_dir, device="cpu", compile=True)

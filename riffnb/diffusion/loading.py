@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import re
 import sys
@@ -83,7 +84,7 @@ class DeviceError(ModelLoadError):
 
 
 class DeviceMemoryError(RiffnbError, MemoryError):
-    """The GPU (or the machine) ran out of memory."""
+    """The GPU (or the machine) ran out of memory, or a model's weights would not fit in what is free."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,6 +259,139 @@ def memory_errors(action: str, device: "torch.device | None" = None) -> T.Iterat
             f"the {where} ran out of memory while {action}; lower the batch size or the width, use "
             "dtype='float16' on a GPU, or restart the runtime to free memory held by earlier models"
         ) from None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still take before the kernel reclaims or kills: the smaller of the machine's
+    ``MemAvailable`` and its container's limit less the memory the container holds (cgroup v2 or v1, as on
+    Binder, whose ``free`` shows the host's memory). None where neither can be read (not Linux).
+    """
+    figures = [figure for figure in (_meminfo_available(Path("/proc/meminfo")),
+                                     _cgroup_available(Path("/sys/fs/cgroup"))) if figure is not None]
+    return min(figures) if figures else None
+
+
+def _meminfo_available(path: Path) -> int | None:
+    try:
+        for line in path.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_available(root: Path, membership: Path = Path("/proc/self/cgroup")) -> int | None:
+    """The tightest of the limits less the working sets (what a cgroup holds but cannot drop: usage less inactive
+    file cache, as Kubernetes counts it) over this process's memory cgroup and its ancestors, cgroup v2 at
+    ``root`` and v1 at ``root/memory``; None without a limit. ``membership`` (``/proc/self/cgroup``) names the
+    process's cgroup; in a container whose mount shows only its own cgroup, that is the mount's root."""
+    try:
+        lines = membership.read_text().splitlines()
+    except OSError:
+        lines = []
+    paths = {"v2": "/", "v1": "/"}
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            paths["v2"] = path
+        elif "memory" in controllers.split(","):
+            paths["v1"] = path
+    figures = []
+    for base, path, files in (
+        (root, paths["v2"], ("memory.max", "memory.current", "inactive_file")),
+        (root / "memory", paths["v1"], ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")),
+    ):
+        folder = base / path.strip("/")
+        if not folder.is_dir():
+            folder = base
+        while True:
+            figure = _cgroup_level_available(folder, *files)
+            if figure is not None:
+                figures.append(figure)
+            if folder == base:
+                break
+            folder = folder.parent
+    return min(figures) if figures else None
+
+
+def _cgroup_level_available(folder: Path, limit_file: str, usage_file: str, inactive_key: str) -> int | None:
+    try:
+        limit_text = (folder / limit_file).read_text().strip()
+        usage = int((folder / usage_file).read_text())
+        stat = dict(line.split() for line in (folder / "memory.stat").read_text().splitlines() if line.strip())
+        # v2 writes "max" for no limit; v1 a number near 2**63.
+        if limit_text == "max" or int(limit_text) >= 2**60:
+            return None
+        return max(0, int(limit_text) - (usage - int(stat.get(inactive_key, 0))))
+    except (OSError, ValueError):
+        return None
+
+
+#: safetensors' names of the floating-point dtypes riffnb loads in.
+_SAFETENSORS_FLOATS = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16"}
+
+
+def converted_weight_bytes(folder: Path, dtype: "torch.dtype") -> tuple[int, set[str]]:
+    """The memory loading the pipeline in ``folder`` as ``dtype`` allocates for its weights, and the dtypes they
+    are stored in: floating-point tensors stored in another dtype are converted into new memory, while tensors
+    stored as ``dtype`` stay mapped from their safetensors file, which the kernel reads back as it needs them (so
+    Riffusion's 4.3 GB of float32 weights run, slowly, in 2 GB). Read from the headers of the files the loader
+    reads, without loading a tensor; pickled weights (``allow_pickle``) are read into memory: their file size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> converted_weight_bytes(shipped_model_folder("tiny"), torch.float32)
+    (0, {'F32'})
+    """
+    target = _SAFETENSORS_FLOATS.get(str(dtype).replace("torch.", ""), "")
+    total, stored = 0, set()
+    for component in _WEIGHTED_COMPONENTS:
+        # Precision variants (name.fp16.safetensors) lie beside the weights the loader reads.
+        files = [path for path in sorted((folder / component).glob("*.safetensors")) if "." not in path.stem]
+        if not files:
+            total += sum(path.stat().st_size for path in (folder / component).glob("*") if path.suffix in _PICKLE_SUFFIXES)
+        for path in files:
+            for tensor_dtype, count in _safetensors_tensors(path):
+                if tensor_dtype in _SAFETENSORS_FLOATS.values():
+                    stored.add(tensor_dtype)
+                    if tensor_dtype != target:
+                        total += count * dtype.itemsize
+    return total, stored
+
+
+def _safetensors_tensors(path: Path) -> list[tuple[str, int]]:
+    """``(dtype, element count)`` of each tensor in a safetensors file, from its header; none for a damaged header
+    (the loader then says what is wrong with the file)."""
+    try:
+        with open(path, "rb") as file:
+            header = json.loads(file.read(int.from_bytes(file.read(8), "little")))
+        return [(tensor["dtype"], math.prod(tensor["shape"])) for name, tensor in header.items() if name != "__metadata__"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
+def check_memory_for(folder: Path, model: str, dtype: "torch.dtype") -> None:
+    """Refuse a load whose converted weights (:func:`converted_weight_bytes`) need more memory than is free
+    (:func:`available_memory`): Riffusion's model in bfloat16 on a 2 GB Binder machine thrashes for minutes, then
+    may end the kernel, losing the notebook's state. Activations come on top, so passing is necessary, not
+    sufficient.
+    """
+    needed, stored = converted_weight_bytes(folder, dtype)
+    free = available_memory()
+    if not needed or free is None or needed <= free:
+        return
+    amount = lambda count: f"{count / 1e9:.1f} GB" if count >= 1e8 else f"{count / 1e6:.0f} MB"  # noqa: E731
+    names = {code: name for name, code in _SAFETENSORS_FLOATS.items()}
+    kept = " or ".join(sorted(names[code] for code in stored)) if stored else ""
+    stays = f"load it in {kept} (its weights are then read from the files as needed), " if kept else ""
+    raise DeviceMemoryError(
+        f"{model} needs {amount(needed)} of memory for its weights in {str(dtype).replace('torch.', '')}"
+        f"{f' (its files store {kept})' if kept else ''} and {amount(free)} is free here, so loading it would stall "
+        f"the machine or end the kernel; {stays}use the shipped model (load_pipeline('tiny')), or a machine with "
+        "a GPU and more memory (Colab: Runtime > Change runtime type > T4 GPU); check_memory=False loads it anyway"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -687,6 +821,7 @@ def load_pipeline(
     revision: str | None = None,
     local_files_only: bool = False,
     compile: bool = False,
+    check_memory: bool = True,
 ) -> "RiffusionPipeline":
     """Load a text-to-spectrogram Stable Diffusion model as a :class:`~riffnb.diffusion.pipeline.RiffusionPipeline`.
 
@@ -709,6 +844,10 @@ def load_pipeline(
         commit, and whether to use only the local cache.
     compile
         Wrap the UNet in ``torch.compile`` (faster steps on a GPU after a slow first call).
+    check_memory
+        Refuse a ``dtype`` whose converted weights need more than the free memory (:func:`check_memory_for`),
+        which would stall the machine or end the kernel: Riffusion's model in bfloat16 on a 2 GB Binder machine.
+        False loads them anyway.
 
     Examples
     --------
@@ -728,6 +867,8 @@ def load_pipeline(
     check_pipeline_folder(folder, allow_pickle=allow_pickle)
     model_params = params if params is not None else read_params(folder)
     model_defaults = read_defaults(folder)
+    if check_memory:
+        check_memory_for(folder, os.fspath(model), chosen_dtype)
 
     with memory_errors(f"loading {os.fspath(model)}", chosen_device), quiet_libraries():
         # Importing it makes transformers warn that torchvision is missing, which riffnb does not need.
