@@ -425,7 +425,7 @@ def test_available_memory_is_the_tightest_cgroup_limit_less_its_working_set(tmp_
     docker = tmp_path / "docker"
     write(docker / "memory", memory_limit_in_bytes="2147483648\n", memory_usage_in_bytes="1000000000\n",
           memory_stat="total_inactive_file 100000000\n")
-    (tmp_path / "in-docker").write_text("4:memory:/docker/0123abcd\n0::/\n")
+    (tmp_path / "in-docker").write_text("4:memory:/docker/0123abcd\nnot a cgroup line\n0::/\n")
     assert loading._cgroup_available(docker, tmp_path / "in-docker") == 2147483648 - 900000000
     assert loading._cgroup_available(tmp_path / "nothing", tmp_path / "nothing") is None
 

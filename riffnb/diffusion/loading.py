@@ -292,6 +292,8 @@ def _cgroup_available(root: Path, membership: Path = Path("/proc/self/cgroup")) 
         lines = []
     paths = {"v2": "/", "v1": "/"}
     for line in lines:
+        if line.count(":") < 2:
+            continue
         _, controllers, path = line.split(":", 2)
         if controllers == "":
             paths["v2"] = path
