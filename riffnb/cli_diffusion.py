@@ -120,7 +120,7 @@ def register_generate(subparsers: argparse._SubParsersAction) -> None:
     _add_output_options(parser, "here")
     _add_prompt_options(parser)
     parser.add_argument("--width", type=int, default=None,
-                        help="image width in pixels, a multiple of 8 (default: the model's; Riffusion's 512 is 5.12 s)")
+                        help="image width in pixels, a multiple of 8 (default: the model's; Riffusion's 512 decodes to 5.11 s)")
     _add_sampling_options(parser, "denoising steps (default: the model's; Riffusion's is 30)")
     _add_model_options(parser)
 

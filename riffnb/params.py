@@ -130,7 +130,11 @@ class SpectrogramParams:
         return 2 if self.stereo else 1
 
     def duration_of(self, num_columns: int) -> float:
-        """Seconds of audio an image ``num_columns`` wide stands for (512 columns -> 5.12 s)."""
+        """Seconds of audio an image ``num_columns`` wide is cut from, one hop per column (512 columns -> 5.12 s).
+
+        Decoded, the image gives one hop less (5.11 s): the centred STFT puts its first and last frames on the
+        audio's ends, so ``n`` samples make ``1 + n // hop_length`` columns and ``W`` columns ``W - 1`` hops.
+        """
         return num_columns * self.hop_length / self.sample_rate
 
     def columns_for(self, duration_s: float) -> int:

@@ -353,7 +353,8 @@ def converted_weight_bytes(folder: Path, dtype: "torch.dtype") -> tuple[int, set
         # Precision variants (name.fp16.safetensors) lie beside the weights the loader reads.
         files = [path for path in sorted((folder / component).glob("*.safetensors")) if "." not in path.stem]
         if not files:
-            total += sum(path.stat().st_size for path in (folder / component).glob("*") if path.suffix in _PICKLE_SUFFIXES)
+            pickles = [path for path in (folder / component).glob("*") if path.suffix in _PICKLE_SUFFIXES]
+            total += sum(path.stat().st_size for path in pickles)
         for path in files:
             for tensor_dtype, count in _safetensors_tensors(path):
                 if tensor_dtype in _SAFETENSORS_FLOATS.values():
@@ -369,7 +370,8 @@ def _safetensors_tensors(path: Path) -> list[tuple[str, int]]:
     try:
         with open(path, "rb") as file:
             header = json.loads(file.read(int.from_bytes(file.read(8), "little")))
-        return [(tensor["dtype"], math.prod(tensor["shape"])) for name, tensor in header.items() if name != "__metadata__"]
+        return [(tensor["dtype"], math.prod(tensor["shape"]))
+                for name, tensor in header.items() if name != "__metadata__"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
 

@@ -107,7 +107,7 @@ class GeneratePanel(Panel, GenerationSettings):
         sets steps, guidance, duration and scheduler to its defaults, replacing the values chosen before.
     prompt, negative_prompt, seed, steps, guidance, width, scheduler
         Starting values of the controls; for steps, guidance, width (in image columns) and scheduler None takes
-        the model's defaults (tiny: 20 steps, guidance 4, 256 columns = 5.12 s; Riffusion: 30, 7, 512 = 5.12 s).
+        the model's defaults (tiny: 20 steps, guidance 4, 256 columns = 5.10 s; Riffusion: 30, 7, 512 = 5.11 s).
 
     Attributes
     ----------
