@@ -91,8 +91,9 @@ PROMPT = "bossa nova with electric guitar"
 SEED = 6
 STEPS, GUIDANCE, WIDTH, SCHEDULER = pipe.defaults.steps, pipe.defaults.guidance, pipe.defaults.width, pipe.defaults.scheduler
 print(pipe)
+# W columns decode to W - 1 hops of audio (notebook 02).
 print(f"defaults: {STEPS} steps of {SCHEDULER!r}, guidance {GUIDANCE}, {WIDTH} columns "
-      f"= {pipe.params.duration_of(WIDTH):.2f} s of audio")
+      f"= {pipe.params.duration_of(WIDTH - 1):.2f} s of audio")
 
 started = time.perf_counter()
 clip = pipe.text_to_audio(PROMPT, seed=SEED)
@@ -112,7 +113,7 @@ clip
 # | UNet × steps | noisy latents, timestep, text → predicted noise | as the latents |
 # | scheduler × steps | prediction → slightly cleaner latents | as the latents |
 # | VAE decoder | latents → spectrogram image | 96 × 256 (512 × 512) pixels |
-# | notebooks 02-03 | image → audio | 5.12 s |
+# | notebooks 02-03 | image → audio | 5.10 s (5.11 s) |
 #
 # ## 1. From text to token ids
 #
@@ -271,7 +272,9 @@ play_all({label.split(":")[0]: pipe.image_to_audio(image) for label, image in no
 
 # %%
 euler = steps.make_scheduler(pipe, "euler", STEPS)
-sigmas_by_hand = np.sqrt((1 - alphas_cumprod[visited]) / alphas_cumprod[visited])
+# Each scheduler picks its own timesteps from the model's spacing setting: Euler's, not the loop's.
+euler_visited = euler.timesteps.cpu().numpy().astype(int)
+sigmas_by_hand = np.sqrt((1 - alphas_cumprod[euler_visited]) / alphas_cumprod[euler_visited])
 assert np.allclose(sigmas_by_hand, euler.sigmas[:-1].numpy(), rtol=1e-4)
 print("sigmas:", np.round(sigmas_by_hand, 3).tolist(), "then 0")
 print(f"init_noise_sigma: euler {float(euler.init_noise_sigma):.2f}, {SCHEDULER} {float(scheduler.init_noise_sigma):.2f}")
@@ -376,13 +379,15 @@ play_all({label: pipe.image_to_audio(image) for label, image in first_guesses.it
 
 # %%
 ddim = steps.make_scheduler(pipe, "ddim", STEPS)
-t_next = int(ddim.timesteps[1])
-x0_hat, epsilon_hat = split_prediction(guided, latents, t_first)
+# DDIM's own first two timesteps (Riffusion's "leading" spacing gives other ones than DPM-Solver++'s).
+t_ddim, t_next = int(ddim.timesteps[0]), int(ddim.timesteps[1])
+guided_at_t_ddim = steps.predict_noise(pipe, ddim, latents, ddim.timesteps[0], embeddings, guidance=GUIDANCE)
+x0_hat, epsilon_hat = split_prediction(guided_at_t_ddim, latents, t_ddim)
 alpha_bar_next = float(alphas_cumprod[t_next])
 ddim_by_hand = alpha_bar_next**0.5 * x0_hat + (1 - alpha_bar_next) ** 0.5 * epsilon_hat
 ddim_step = steps.denoise_step(pipe, ddim, latents, ddim.timesteps[0], embeddings, GUIDANCE)
 ddim_step_error = float((ddim_step - ddim_by_hand).abs().max())
-print(f"DDIM step {int(t_first)} -> {t_next}: largest difference, riffnb vs by hand: {ddim_step_error:.1e}")
+print(f"DDIM step {t_ddim} -> {t_next}: largest difference, riffnb vs by hand: {ddim_step_error:.1e}")
 assert ddim_step_error < TOLERANCE
 
 # %% [markdown]

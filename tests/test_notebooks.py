@@ -358,6 +358,30 @@ def test_diffusion_notebooks_hold_on_a_gpus_float16_pipeline(name, jupyter_path)
     assert len(verdicts) == len(EXPECTED[name].answers) and not any("✗" in line for line in verdicts), verdicts
 
 
+#: The by-hand results each notebook with a model switch computes, checked on Riffusion's code path.
+RIFFUSION_PATH_VALUES = {
+    "00_quickstart.ipynb": {},
+    "04_diffusion_step_by_step.ipynb": {
+        "PREDICTION_TYPE": lambda v: v == "epsilon",
+        "guidance_error": lambda v: v < 1e-4,
+        "ddim_step_error": lambda v: v < 1e-4,
+        "loop_difference": lambda v: v == 0,
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(RIFFUSION_PATH_VALUES))
+def test_notebooks_hold_when_the_model_switch_names_a_riffusion_model(name, jupyter_path, tiny_pipeline_dir):
+    """The switch offers Riffusion's model (on a GPU with the hub): a pipeline with its scheduler configuration
+    (PNDM, "leading" timesteps, steps_offset 1, epsilon prediction) and its sampling defaults must run every cell,
+    whose checks were written against the tiny model ("trailing" timesteps, v-prediction)."""
+    expected = Expected(values=RIFFUSION_PATH_VALUES[name])
+    _, values, _ = execute(NOTEBOOK_DIR / name, jupyter_path, expected,
+                           {'MODEL = "tiny"': f"MODEL = {str(tiny_pipeline_dir)!r}"})
+    failed = {key: values.get(key) for key, holds in expected.values.items() if not holds(values[key])}
+    assert not failed, f"{name} with a Riffusion-configured model computed unexpected values: {failed}"
+
+
 def test_all_notebooks_run_within_the_total_budget():
     if set(RUN_SECONDS) != {path.name for path in NOTEBOOKS}:
         pytest.skip("needs every notebook to have run in this session")
