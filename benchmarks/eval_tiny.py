@@ -50,6 +50,7 @@ from riffnb.train.captions import HELD_OUT_FRAMES, INSTRUMENT_WORDS, STYLE_WORDS
 from riffnb.train.corpus import CLIP_SECONDS, corpus_specs, load_corpus, render_spec  # noqa: E402
 from riffnb.train.evaluate import (  # noqa: E402
     Judged,
+    autoencoder_round_trip,
     audio_features,
     check_new_folder,
     in_tune_fraction,
@@ -133,17 +134,6 @@ def peak_memory_mb(model: str) -> float:
     return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
-def vae_round_trip(pipe, images: np.ndarray) -> np.ndarray:
-    """Corpus images ``(n, bins, columns)`` uint8, encoded and decoded by the model's autoencoder (latent means)."""
-    import torch
-
-    vae = pipe.pipeline.vae
-    with torch.no_grad():
-        x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)[:, None].expand(-1, 3, -1, -1).to(vae.dtype)
-        y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)[:, 0].float().numpy()
-    return np.clip(np.round((y + 1) * 127.5), 0, 255)
-
-
 def image_of(pixels: np.ndarray):
     """The RGB spectrogram image of ``pixels`` (``(rows, columns)`` on the 0-255 scale), as the pipeline draws them."""
     from PIL import Image
@@ -159,7 +149,7 @@ def vae_error(pipe, count: int = 64, corpus: Path | None = None) -> dict:
         images = np.asarray(load_corpus(corpus)[0][-count:])
     else:
         images = np.stack([clip_image(spec, pipe.params) for spec in corpus_specs("eval", count)])
-    decoded = vae_round_trip(pipe, images)
+    decoded = autoencoder_round_trip(pipe, images)
     # Pixels are magnitude ** 0.25 (inverted); compare magnitudes too, where loud parts dominate as they do to the ear.
     original_magnitude = (1 - images / 255.0) ** 4
     decoded_magnitude = (1 - decoded / 255.0) ** 4
@@ -193,7 +183,7 @@ def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> 
         return judge.accuracy(np.stack([audio_features(samples) for samples in clips]), labels)
 
     return {"clips": len(specs), "rendered": accuracy(audio), "rebuilt": accuracy(map(rebuilt, images)),
-            "after_round_trip": accuracy(map(rebuilt, vae_round_trip(pipe, images)))}
+            "after_round_trip": accuracy(map(rebuilt, autoencoder_round_trip(pipe, images)))}
 
 
 def corpus_reference(pipe, specs: list[ClipSpec]) -> dict:
@@ -212,7 +202,7 @@ def corpus_reference(pipe, specs: list[ClipSpec]) -> dict:
     for spec in solo_specs(specs):
         samples = render_spec(spec, pipe.params)
         image = image_from_audio(samples, rate, pipe.params)
-        decoded = vae_round_trip(pipe, np.asarray(image.convert("L"))[None])[0]
+        decoded = autoencoder_round_trip(pipe, np.asarray(image.convert("L"))[None])[0]
         stages = {"rendered": samples, "rebuilt": pipe.image_to_audio(image)[0],
                   "autoencoder": pipe.image_to_audio(image_of(decoded))[0]}
         for stage, clip in stages.items():
@@ -258,7 +248,7 @@ def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence
         samples = render_spec(spec, pipe.params)
         pixels = image_array(samples, pipe.params, settings["width"])
         image = image_of(pixels)
-        decoded = image_of(vae_round_trip(pipe, pixels[None])[0])
+        decoded = image_of(autoencoder_round_trip(pipe, pixels[None])[0])
         audio = {
             "rendered": samples,
             "rebuilt": pipe.image_to_audio(image)[0],

@@ -60,6 +60,20 @@ def solo_specs(specs: T.Iterable[ClipSpec]) -> list[ClipSpec]:
     return [dataclasses.replace(spec, instruments=(spec.lead,)) for spec in specs]
 
 
+def autoencoder_round_trip(pipe, images: np.ndarray) -> np.ndarray:
+    """Spectrogram images ``(n, rows, columns)`` on the 0-255 scale through ``pipe``'s autoencoder and back (the
+    posterior means, no sampling), rounded to whole pixel levels as the pipeline draws them: what the UNet's
+    latents can at best stand for.
+    """
+    import torch
+
+    vae = pipe.pipeline.vae
+    with torch.no_grad():
+        x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 127.5 - 1.0)[:, None].expand(-1, 3, -1, -1)
+        y = vae.decode(vae.encode(x.to(vae.device, vae.dtype)).latent_dist.mean).sample.clamp(-1, 1)
+    return np.clip(np.round((y[:, 0].float().cpu().numpy() + 1) * 127.5), 0, 255)
+
+
 def image_features(pixels: np.ndarray) -> np.ndarray:
     """Feature vector of a uint8 spectrogram image ``(bins, columns)`` (low frequencies at the bottom).
 

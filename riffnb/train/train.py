@@ -233,6 +233,18 @@ def _gradient_l1(reconstruction: "torch.Tensor", target: "torch.Tensor") -> "tor
     return along_frequency + along_time
 
 
+def v_prediction_loss(unet, scheduler, latents: "torch.Tensor", noise: "torch.Tensor", timesteps: "torch.Tensor",
+                      text_embeddings: "torch.Tensor") -> "torch.Tensor":
+    """The UNet's training loss: ``latents`` noised with ``noise`` to ``timesteps``, and the mean squared error of
+    the UNet's prediction of the velocity v = sqrt(alpha_bar_t) * noise - sqrt(1 - alpha_bar_t) * latents (the
+    recipe's phase 4; notebook 06 computes it by hand and checks it against this)."""
+    import torch.nn.functional as F
+
+    noisy = scheduler.add_noise(latents, noise, timesteps)
+    target = scheduler.get_velocity(latents, noise, timesteps)
+    return F.mse_loss(unet(noisy, timesteps, text_embeddings).sample, target)
+
+
 def _learning_rate(base: float, step: int, warmup: int, total: int, decay_steps: int | None = None) -> float:
     """Linear warm-up, then constant, then a cosine decay to 10% of ``base`` over the last ``decay_steps`` steps
     before ``total`` (every step after the warm-up when ``decay_steps`` is None; none when it is 0)."""
@@ -753,7 +765,6 @@ class Trainer:
     def train_unet(self, specs: list[ClipSpec]) -> None:
         """Phase 4: UNet and text encoder on cached latents with v-prediction; EMA of both."""
         import torch
-        import torch.nn.functional as F
 
         recipe = self.recipe
         cached = np.load(self.latents_path())
@@ -779,10 +790,8 @@ class Trainer:
             latents = (mean + std * torch.randn_like(mean)) * self.scaling_factor
             noise = torch.randn_like(latents)
             timesteps = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(index),))
-            noisy = self.scheduler.add_noise(latents, noise, timesteps)
-            target = self.scheduler.get_velocity(latents, noise, timesteps)
-            prediction = self.unet(noisy, timesteps, self.encode_captions(captions)).sample
-            loss = F.mse_loss(prediction, target)
+            loss = v_prediction_loss(self.unet, self.scheduler, latents, noise, timesteps,
+                                     self.encode_captions(captions))
             self.unet_optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, 1.0)
