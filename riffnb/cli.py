@@ -194,7 +194,8 @@ def add_reconstruction_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--n-iter", type=int, help="iterations of the phase reconstruction")
     group.add_argument("--algorithm", help="iterative algorithm (riffnb.phase.ALGORITHMS: Griffin-Lim or fast GLA)")
     group.add_argument("--init", help="initial phase (riffnb.phase.INITS: random, zeros or PGHI)")
-    group.add_argument("--seed", type=int, help="seed for a random initial phase")
+    # Not --seed: elsewhere that is the music's seed, and a phase seed changes only the reconstruction.
+    group.add_argument("--phase-seed", type=int, help="seed for a random initial phase")
     parser.add_argument("--no-normalize", action="store_true", help="keep the decoded level instead of Riffusion's "
                         "output normalisation (-12 dBFS RMS, then peaks at -0.1 dBFS)")
 
@@ -208,8 +209,8 @@ def reconstruction_options(args: argparse.Namespace) -> dict[str, T.Any]:
             raise RiffnbError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
     if args.n_iter is not None and args.n_iter < 0:
         raise RiffnbError(f"--n-iter must be 0 or more, got {args.n_iter}")
-    names = ("n_iter", "algorithm", "init", "seed")
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    options = {"n_iter": args.n_iter, "algorithm": args.algorithm, "init": args.init, "seed": args.phase_seed}
+    return {name: value for name, value in options.items() if value is not None}
 
 
 # print-exif ----------------------------------------------------------------------------------------------------

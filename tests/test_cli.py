@@ -22,7 +22,7 @@ SUBCOMMANDS = {
     "audio-to-image": ["--step-size-ms", "--num-frequencies", "--min-frequency", "--max-frequency", "--stereo",
                        "--sample-rate", "--window-duration-ms", "--padded-duration-ms", "--power-for-image",
                        "--overwrite"],
-    "image-to-audio": ["--n-iter", "--algorithm", "--init", "--seed", "--no-normalize", "--overwrite"],
+    "image-to-audio": ["--n-iter", "--algorithm", "--init", "--phase-seed", "--no-normalize", "--overwrite"],
     "print-exif": ["image"],
     "sample-clips": ["--num-clips", "--duration-ms", "--seed", "--mono", "--extension", "--overwrite",
                      "--consecutive", "--overlap-ms"],
@@ -114,7 +114,7 @@ def test_audio_to_image_print_exif_image_to_audio(run_riffnb, tmp_path, music_wa
     assert re.search(r"^NUM_FREQUENCIES +=  +512$", exif.stdout, re.MULTILINE)
     assert re.search(r"^MAX_VALUE +=  *\d", exif.stdout, re.MULTILINE)
 
-    back = run_riffnb("image-to-audio", "music.png", "back.wav", "--n-iter", "2", "--seed", "0")
+    back = run_riffnb("image-to-audio", "music.png", "back.wav", "--n-iter", "2", "--phase-seed", "0")
     assert back.returncode == 0 and back.stderr == "" and "wrote back.wav: 2.00 s at 44100 Hz" in back.stdout
     samples, rate = soundfile.read(tmp_path / "back.wav", always_2d=True)
     assert rate == 44100 and samples.shape == (200 * 441, 1)
