@@ -19,7 +19,9 @@
 #
 # Write a sentence, get five seconds of music. riffnb follows Riffusion's recipe: Stable Diffusion draws a
 # picture of the sound (a spectrogram), and the picture is turned back into sound. Run the cells from top to
-# bottom (Shift+Enter); with riffnb's tiny model the whole notebook takes under a minute on a CPU.
+# bottom (Shift+Enter); with riffnb's tiny model the whole notebook takes under a minute on a CPU. On Binder (2 GB
+# of memory), choose Kernel > Shut Down All Kernels before you open the next notebook: JupyterLab keeps every
+# notebook's kernel, and its memory, alive.
 #
 # **At the end of this notebook you will** have made music from text, know what a prompt, a seed and the model's
 # settings do, and know how long a clip the model's picture of it holds.
@@ -76,16 +78,18 @@ panel
 # %% [markdown]
 # ## Exercise
 #
-# The picture's width is time. How many seconds of music does a picture 512 columns wide hold for this model?
-# (The clip above is `pipe.defaults.width` columns wide and `clip.duration` seconds long.)
+# The picture's width is time: each column is one step of `pipe.params.hop_length` samples, at
+# `pipe.params.sample_rate` samples per second. How many seconds does a picture 512 columns wide stand for, one
+# step per column? (The audio made from it is one step shorter, as `clip.duration` shows for the clip above: its
+# first and last columns sit on the two ends of the sound. Notebook 02 explains.)
 
 # %%
 from riffnb.exercises import check_answer
 
 seconds_in_512_columns = None  # ✏️ your answer in seconds
 
-check_answer(seconds_in_512_columns, pipe.params.duration_of(512), rtol=0.01,
-             hint="columns x seconds per column; the clip above tells you seconds per column.")
+check_answer(seconds_in_512_columns, pipe.params.duration_of(512), atol=0.005,
+             hint="columns x seconds per column, and a column is hop_length / sample_rate seconds.")
 
 # %% [markdown]
 # ## Where to go next
@@ -114,6 +118,6 @@ display(riffnb.plot_image(clip.image, title=f"{clip.prompt!r}, seed {clip.seed}"
 display(riffnb.display.play(clip.samples, clip.sample_rate, label=f"{clip_seconds:.2f} s at {clip.sample_rate} Hz"))
 
 assert image_size == (pipe.defaults.width, pipe.height), image_size     # time x mel bands
-assert abs(clip_seconds - pipe.params.duration_of(pipe.defaults.width)) < 0.05, clip_seconds
+assert clip.samples.shape[-1] == (pipe.defaults.width - 1) * pipe.params.hop_length, clip_seconds  # a step short
 assert clip.sample_rate == pipe.params.sample_rate and np.isfinite(clip.samples).all() and 0.01 < peak <= 1, peak
 print("✓ all of this notebook's checks passed")

@@ -33,7 +33,8 @@
 #
 # **You need** numpy and a little complex arithmetic ($e^{i\theta} = \cos\theta + i\sin\theta$).
 # Every figure has its units on its axes, and every spectrogram has a player next to it: listen as you look.
-# Runs on a CPU in about a minute.
+# Runs on a CPU in about a minute. On Binder (2 GB of memory), choose Kernel > Shut Down All Kernels before you
+# open the next notebook: JupyterLab keeps every notebook's kernel, and its memory, alive.
 
 # %%
 # Setup: on Colab (or wherever riffnb is not installed yet) install it from the course repository.
@@ -438,7 +439,8 @@ frames_in_two_seconds = None  # ✏️ your answer: a whole number
 # Check: the STFT of 2 s of silence, with Riffusion's settings.
 _expected = stft(np.zeros(2 * sample_rate), N, H, L).shape[-1]
 check_answer(frames_in_two_seconds, _expected,
-             hint="frames are centred on samples 0, H, 2H, ..., as long as they are inside the signal.");
+             hint="frames are centred on samples 0, H, 2H, ..., up to sample n (reflection supplies what lies past "
+                  "the end): 1 + floor(n / H).");
 
 # %% [markdown]
 # **Exercise 3.** A 7000 Hz sinusoid is sampled at $F_s = 10\,000$ Hz. What frequency (Hz) do you hear?

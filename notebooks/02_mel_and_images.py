@@ -33,7 +33,9 @@
 #    floor, and the phase;
 # 5. how to undo the mel scale (minimum-norm least squares) and hear a spectrogram image.
 #
-# **You need** notebook 01 (STFT, bins, decibels) and matrix products. Runs on a CPU in about a minute.
+# **You need** notebook 01 (STFT, bins, decibels) and matrix products. Runs on a CPU in about a minute. On Binder
+# (2 GB of memory), choose Kernel > Shut Down All Kernels before you open the next notebook: JupyterLab keeps
+# every notebook's kernel, and its memory, alive.
 
 # %%
 # Setup: on Colab (or wherever riffnb is not installed yet) install it from the course repository.
@@ -226,7 +228,8 @@ play(demo, sample_rate, label="demo clip")
 # now the same pattern of rows at any height, and a note drawn on one row is in tune. The price: wide bands in
 # the highs (a semitone near 5 kHz is 300 Hz wide), so less detail there, and at the bottom bands narrower than a
 # 100 ms window can tell apart (neighbouring bass rows repeat each other); the tiny model pads its FFT to 200 ms
-# so that even the lowest band holds an STFT bin.
+# so that every band, down to the lowest notes, holds an STFT bin (with 10 Hz bins, F1, F#1, A1 and C2 would get
+# none).
 
 # %%
 tiny = TINY_PARAMS
@@ -340,10 +343,15 @@ print(f"save_image kept the parameters: {kept}; stored maximum: {stored_max:.4g}
 #
 # One column per hop of 10 ms: 100 columns per second. The forward STFT of 5.12 s gives
 # $1 + 225\,792 / 441 = 513$ columns; Riffusion's model draws 512, which stand for $512 \times 10$ ms $= 5.12$ s.
+# This is the convention (riffnb's `SpectrogramParams.duration_of`, and Riffusion's "5.12 s"): an image of $W$
+# columns **stands for** $W$ hops. Decoded, it gives one hop less, $W - 1$ hops: the centred STFT puts its first
+# and last columns on the two ends of the sound (the demo's 513 columns decode to its 5.12 s, 512 columns to
+# 5.11 s).
 
 # %%
+decoded_512_seconds = audio_from_image(image.crop((0, 0, 512, image.height)))[0].shape[-1] / sample_rate
 print(f"{image.width} columns from {demo.shape[-1] / sample_rate:.2f} s of audio; "
-      f"a 512-column image stands for {params.duration_of(512):.2f} s")
+      f"a 512-column image stands for {params.duration_of(512):.2f} s and decodes to {decoded_512_seconds:.2f} s")
 
 # %% [markdown]
 # ### Stereo images
@@ -498,14 +506,19 @@ check_answer(bins_used_by_filterbank, _expected,
              hint="bins are 2.5 Hz apart; which bins lie strictly between 0 Hz and 10 kHz?");
 
 # %% [markdown]
-# **Exercise 4.** How many seconds of audio does a 768-pixel-wide Riffusion image stand for?
+# **Exercise 4.** A Riffusion image is 768 pixels wide. How many seconds does it stand for (one hop per column,
+# the convention of section 3)? And how many seconds long is the audio `audio_from_image` decodes from it?
 
 # %%
 seconds_in_768_columns = None  # ✏️ your answer in seconds
+decoded_seconds_of_768_columns = None  # ✏️ your answer in seconds
 
-# Check: SpectrogramParams knows.
-_expected = SpectrogramParams().duration_of(768)
-check_answer(seconds_in_768_columns, _expected, atol=0.005, hint="one column per hop of 10 ms.");
+# Check: SpectrogramParams knows the first; decode the demo's image stretched to 768 columns for the second.
+check_answer(seconds_in_768_columns, SpectrogramParams().duration_of(768), atol=0.005,
+             hint="one column per hop of 10 ms.")
+_decoded = audio_from_image(image.resize((768, image.height)), n_iter=0)[0]
+check_answer(decoded_seconds_of_768_columns, _decoded.shape[-1] / sample_rate, atol=0.005,
+             hint="W columns decode to W - 1 hops.");
 
 # %% [markdown]
 # **Exercise 5.** With `power_for_image = 0.5`, how many dB below the maximum is the quietest level a pixel can
@@ -527,6 +540,7 @@ check_answer(quietest_db_at_half_power, _expected, atol=0.5, hint="solve 255 x^p
 # %%
 assert fb.shape == (512, 8821) and bins_with_weight == 3999, (fb.shape, bins_with_weight)
 assert mel_shape == (1, 512, 513) and image_size == (513, 512), (mel_shape, image_size)
+assert decoded_512_seconds == params.duration_of(511), decoded_512_seconds    # one hop less than it stands for
 assert visible_share[0.25] > visible_share[0.5] > visible_share[1.0], visible_share
 assert kept and plain_tags == 0, (kept, plain_tags)
 assert quantisation_sc < -30, quantisation_sc

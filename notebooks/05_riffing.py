@@ -35,7 +35,8 @@
 #
 # **You need** notebook 04 (text to music: latents, noise, the denoising loop, guidance); 02 for spectrogram
 # images. Every spectrogram has a player next to it. With the embedded model this runs on a CPU in one to two
-# minutes.
+# minutes. On Binder (2 GB of memory), choose Kernel > Shut Down All Kernels before you open the next notebook:
+# JupyterLab keeps every notebook's kernel, and its memory, alive.
 
 # %%
 # Setup: on Colab (or wherever riffnb is not installed yet) install it from the course repository.
@@ -62,8 +63,8 @@ from PIL import Image
 import riffnb
 from riffnb.clips import crossfade_concatenate, split_clips
 from riffnb.diffusion import (AUDIO_TO_AUDIO_OVERLAP_S, AUDIO_TO_AUDIO_WINDOW_S, DEFAULT_CROSSFADE_S, SEEDS,
-                              EndlessSchedule, PromptInput, fit_width, interpolation_alphas, seed_image, slerp,
-                              stitch_clips)
+                              EndlessSchedule, PromptInput, fit_width, interpolation_alphas, schedulers, seed_image,
+                              slerp, stitch_clips)
 from riffnb.diffusion.riff import encode_image, img2img_timesteps, latent_mask
 from riffnb.diffusion.steps import initial_noise, latent_shape, make_generator, make_scheduler
 from riffnb.display import play, play_all
@@ -129,37 +130,52 @@ play_all([(*pipe.image_to_audio(image), name) for name, image in seeds.items()])
 # timestep with $z$ pure noise. **img2img** instead encodes an existing image with the VAE, $z_0 =
 # 0.18215\cdot\mathrm{VAE}(x)$ (the VAE's scaling factor; the embedded model has its own), noises it to a
 # timestep part-way down the schedule, and runs only the remaining steps. The **strength** $s \in [0, 1]$ says
-# where to start. Riffusion's arithmetic (that of diffusers' img2img too): with a schedule of $N$ steps,
+# where to start. Riffusion's arithmetic, for a schedule of $N$ steps and its scheduler's `steps_offset` (1 in
+# Riffusion's configuration):
 #
-# $$n = \lfloor N \cdot s \rfloor \ \text{steps run: the last } n \text{ of the schedule, starting at timestep }
-#   t_{N-n+1}\ (\text{Riffusion's } \texttt{timesteps[-n]}).$$
+# $$n = \lfloor N \cdot s \rfloor + \texttt{steps\_offset};$$
+#
+# the source is noised to timestep `timesteps[-n]`, and the loop runs the schedule from index
+# $N - n + \texttt{steps\_offset} = N - \lfloor N s \rfloor$ to its end. Riffusion's scheduler, PNDM, lists
+# $N + 1$ timesteps (it repeats one near the start), so that is its last $n$: $\lfloor N s \rfloor + 1$ steps,
+# starting where the noise was added. riffnb cuts every schedule at index $N - \lfloor N s \rfloor$: with PNDM
+# that is Riffusion's cut; a scheduler of exactly $N$ timesteps, such as DPM-Solver++ (riffnb's default) or DDIM,
+# then runs its last $\lfloor N s \rfloor$, starting where the noise was added, as diffusers' img2img does.
 #
 # So $s = 1$ runs everything from (nearly) pure noise and ignores the source; $s = 0$ runs nothing and returns the
 # source as the VAE reproduces it. Riffusion's app uses 0.75 (its menu offers 0.75-0.95); its audio-to-audio page
-# 0.55 ("0.4 for light modification"). The floor matters: $N s$ is rarely a whole number. (Riffusion's own PNDM
-# scheduler visits one timestep more than it has steps; riffnb cuts its schedule where Riffusion does.)
+# 0.55 ("0.4 for light modification"). The floor matters: $N s$ is rarely a whole number.
 #
-# Written out, and checked against the timesteps riffnb's img2img loop visits:
+# Written out, and checked against the timesteps riffnb's img2img loop visits, with this model's default scheduler
+# and with PNDM:
 
 # %%
 num_steps, scheduler_name = defaults.steps, defaults.scheduler
 
 
-def steps_run(num_steps, strength):
-    """Riffusion's img2img arithmetic: the last int(num_steps * strength) steps of the schedule run."""
-    return int(num_steps * strength)
+def steps_run(num_steps, strength, scheduler_name, steps_offset=1):
+    """img2img steps: the schedule is cut at index N - int(N s), and the rest runs. That is int(N s) steps, or with
+    PNDM (N + 1 timesteps) Riffusion's n = int(N s) + steps_offset; riffnb runs none while int(N s) is 0."""
+    cut = int(num_steps * strength)
+    return cut + steps_offset if scheduler_name == "pndm" and cut > 0 else cut
 
 
 strength_grid = np.linspace(0, 1, 101)
 visits = [img2img_timesteps(make_scheduler(pipe, scheduler_name, num_steps), num_steps, s) for s in strength_grid]
 steps_by_package = [len(timesteps) for timesteps in visits]
-assert steps_by_package == [steps_run(num_steps, s) for s in strength_grid]
+assert steps_by_package == [steps_run(num_steps, s, scheduler_name) for s in strength_grid]
+# PNDM: n steps run, starting at timesteps[-n], the timestep the source is noised to.
+for s in strength_grid:
+    pndm = make_scheduler(pipe, "pndm", num_steps)
+    pndm_visits = img2img_timesteps(pndm, num_steps, s)
+    n = steps_run(num_steps, s, "pndm", pndm.config.steps_offset)
+    assert len(pndm_visits) == n and (n == 0 or pndm_visits[0] == pndm.timesteps[-n]), (s, pndm_visits)
 
 # How much of the source survives where denoising starts: sqrt(alpha_bar) of signal, sqrt(1 - alpha_bar) of noise.
 alphas_cumprod = make_scheduler(pipe, scheduler_name, num_steps).alphas_cumprod.double()
 alpha_bar = np.array([float(alphas_cumprod[int(t[0])]) if len(t) else 1.0 for t in visits])
 fig, (ax_steps, ax_mix) = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
-ax_steps.step(strength_grid, steps_by_package, where="post", label=r"steps run: $\lfloor N s \rfloor$")
+ax_steps.step(strength_grid, steps_by_package, where="post", label=f"steps run ({scheduler_name})")
 ax_steps.plot(strength_grid, num_steps * strength_grid, "--", color="0.5", label=r"$N s$")
 ax_steps.set(xlabel="strength s", ylabel="denoising steps run", title=f"N = {num_steps} {scheduler_name} steps")
 ax_steps.legend()
@@ -233,11 +249,16 @@ play_all([(my_excerpt, my_rate, "your audio"), (my_riff.samples, my_riff.sample_
 #
 # A mask is a grayscale image over the spectrogram: **white is repainted, black is kept**, gray in between.
 # Riffusion shrinks it to the latents' size (nearest neighbour, 8× smaller), copies it to every latent channel
-# and inverts it, so that $m = 1$ marks what is kept. After every denoising step at timestep $t$ the kept part is
-# reset to the source noised to that step's level:
+# and inverts it, so that $m = 1$ marks what is kept. After every denoising step the kept part is reset to the
+# source latents, noised again with the same $\varepsilon$:
 #
-# $$z \leftarrow m \odot \left(\sqrt{\bar\alpha_t}\, z_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon\right) + (1 - m)
+# $$z \leftarrow m \odot \left(\sqrt{\bar\alpha_{t'}}\, z_0 + \sqrt{1-\bar\alpha_{t'}}\,\varepsilon\right) + (1 - m)
 #   \odot z.$$
+#
+# The level $t'$ depends on the scheduler. Riffusion's PNDM noises to the timestep $t$ of the step just taken.
+# With DPM-Solver++ (riffnb's default), diffusers' `add_noise` uses the level the step has just brought the
+# latents to, the next step's; after the last step that is no noise at all, so the kept part ends as the source's
+# latents exactly.
 #
 # The model sees the kept part at every step, so what it paints next to it fits in. Riffusion ships masks that
 # keep the bass or the beat's lines (downloads: `mask_top_third_75` and others). Here one made with numpy: keep
@@ -261,18 +282,24 @@ source_latents = encode_image(pipe, source)
 kept = latent_mask(pipe, mask, source_latents)
 print(f"mask {mask.size[1]} x {mask.size[0]} pixels -> latent mask {tuple(kept.shape)} "
       f"(batch, channels, rows, columns); kept fraction {float(kept.mean()):.2f}")
+kept_latent_change = float(((masked_riff.latents.to(source_latents) - source_latents) * kept).abs().max())
+print(f"largest change of a kept latent ({scheduler_name}): {kept_latent_change:.2g}")
 half = width // 2
 mask_change = {
     label: (float(np.abs(pixels(clip.image)[:, :half] - pixels(source)[:, :half]).mean()),
             float(np.abs(pixels(clip.image)[:, half:] - pixels(source)[:, half:]).mean()))
-    for label, clip in (("riff, no mask", unmasked_riff), ("riff with the mask", masked_riff))
+    for label, clip in (("strength 0: the VAE alone", riffs[0.0]), ("riff, no mask", unmasked_riff),
+                        ("riff with the mask", masked_riff))
 }
 display(Markdown("| | mean change, first half (kept) | second half (repainted) |\n|---|---|---|\n" + "\n".join(
     f"| {label} | {first:.1f} | {second:.1f} |" for label, (first, second) in mask_change.items())))
 
 # %% [markdown]
-# The kept half changes only as much as a trip through the VAE changes it (compare strength 0 above). The seam
-# is soft: the VAE decoder sees across it, and the model painted the second half knowing the first.
+# The kept half's latents come back as the source's (exactly, with DPM-Solver++), yet its pixels change more than
+# a trip through the VAE alone changes them: the decoder mixes the whole image (its convolutions see across the
+# seam, its normalisation layers take statistics over all of it), so the repainted half shifts the kept one too.
+# It still stays far closer to the source than without the mask. The seam is soft for the same reason, and
+# because the model painted the second half knowing the first.
 #
 # ## 4. Interpolation: from one prompt and seed to another
 #
@@ -524,15 +551,18 @@ EndlessPlayer(pipe, prompt="jazz piano")
 #
 # Fill in each answer and run the cell: it checks your value against one it computes, without printing it.
 #
-# **Exercise 1.** Riffusion's app asks for 50 denoising steps at strength (denoising) 0.75. How many denoising
-# steps actually run?
+# **Exercise 1.** Riffusion's app asks for 50 denoising steps at strength (denoising) 0.75, with its model's
+# scheduler, PNDM. How many denoising steps actually run?
 
 # %%
 steps_at_strength_075_of_50 = None  # ✏️ your answer: a whole number
 
-check_answer(steps_at_strength_075_of_50,
-             len(img2img_timesteps(make_scheduler(pipe, "ddim", 50), 50, 0.75)),
-             hint="the last int(N * s) steps run, and int() rounds down.");
+# Check: the steps riffnb's img2img runs with Riffusion's scheduler (PNDM and its noise schedule, steps_offset 1).
+_riffusion_scheduler = schedulers.make_scheduler(
+    {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1}, "pndm")
+_riffusion_scheduler.set_timesteps(50)
+check_answer(steps_at_strength_075_of_50, len(img2img_timesteps(_riffusion_scheduler, 50, 0.75)),
+             hint="Riffusion's n = int(N * s) + steps_offset; int() rounds down, and steps_offset is 1.");
 
 # %% [markdown]
 # **Exercise 2.** Slerp two orthogonal unit vectors, $a = (1, 0)$ and $b = (0, 1)$, at $\alpha = 0.5$. What is
@@ -586,11 +616,13 @@ check_answer(riffed_180_s_song_seconds, 180 * song_riff.samples.shape[-1] / song
 # If you change something above, this cell says which result moved. (The course's test suite runs it too.)
 
 # %%
-assert riff_steps_counted == [steps_run(num_steps, s) for s in strengths], riff_steps_counted
+assert riff_steps_counted == [steps_run(num_steps, s, scheduler_name) for s in strengths], riff_steps_counted
 assert all(a < b for a, b in zip(change_by_strength[1:], change_by_strength[2:])), change_by_strength
 assert change_by_strength[0] < change_by_strength[-1] / 2, change_by_strength     # strength 0: the VAE's blur only
 (kept_plain, _), (kept_masked, repainted_masked) = mask_change["riff, no mask"], mask_change["riff with the mask"]
 assert kept_masked < kept_plain / 2 and kept_masked < repainted_masked / 2, mask_change
+assert kept_masked > mask_change["strength 0: the VAE alone"][0], mask_change    # the decoder mixes the halves
+assert scheduler_name != "dpm++" or kept_latent_change == 0, kept_latent_change
 assert slerp_by_hand_error < 1e-5, slerp_by_hand_error
 assert abs(noise_cosine) < 0.1 and min(slerp_norms) > 0.95 * min(slerp_norms[0], slerp_norms[-1]), slerp_norms
 assert abs(lerp_norms[10] - np.sqrt(0.5)) < 0.05, lerp_norms[10]                # a noise 71 % as strong

@@ -92,6 +92,7 @@ EXPECTED: dict[str, Expected] = {
             "pixel_at_half_max": "40",
             "bins_used_by_filterbank": "3999",
             "seconds_in_768_columns": "7.68",
+            "decoded_seconds_of_768_columns": "7.67",
             "quietest_db_at_half_power": "-96.3",
         },
         values={
@@ -149,7 +150,7 @@ EXPECTED: dict[str, Expected] = {
     ),
     "05_riffing.ipynb": Expected(
         answers={
-            "steps_at_strength_075_of_50": "37",
+            "steps_at_strength_075_of_50": "38",
             "slerp_midpoint": "[0.7071, 0.7071]",
             "lerp_midpoint_norm": "0.7071",
             "latent_mask_columns_of_512": "64",
@@ -367,6 +368,14 @@ RIFFUSION_PATH_VALUES = {
         "ddim_step_error": lambda v: v < 1e-4,
         "loop_difference": lambda v: v == 0,
     },
+    "05_riffing.ipynb": {},
+}
+
+#: Final checks that state what a trained model does (riffing changes more at higher strength, a mask keeps its
+#: half): a random one does not, so the Riffusion-path run leaves them out.
+TRAINED_MODEL_CHECKS = {
+    "05_riffing.ipynb": ["assert all(a < b for a, b in zip(change_by_strength", "assert change_by_strength[0] <",
+                         "assert kept_masked <", "assert kept_masked >"],
 }
 
 
@@ -376,8 +385,9 @@ def test_notebooks_hold_when_the_model_switch_names_a_riffusion_model(name, jupy
     (PNDM, "leading" timesteps, steps_offset 1, epsilon prediction) and its sampling defaults must run every cell,
     whose checks were written against the tiny model ("trailing" timesteps, v-prediction)."""
     expected = Expected(values=RIFFUSION_PATH_VALUES[name])
-    _, values, _ = execute(NOTEBOOK_DIR / name, jupyter_path, expected,
-                           {'MODEL = "tiny"': f"MODEL = {str(tiny_pipeline_dir)!r}"})
+    edits = {'MODEL = "tiny"': f"MODEL = {str(tiny_pipeline_dir)!r}"}
+    edits.update({check: f"pass  # a random model: {check}" for check in TRAINED_MODEL_CHECKS.get(name, [])})
+    _, values, _ = execute(NOTEBOOK_DIR / name, jupyter_path, expected, edits)
     failed = {key: values.get(key) for key, holds in expected.values.items() if not holds(values[key])}
     assert not failed, f"{name} with a Riffusion-configured model computed unexpected values: {failed}"
 
