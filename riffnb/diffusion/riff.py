@@ -10,8 +10,10 @@ keeps the source, 1 starts from (nearly) pure noise. What Riffusion does, and ri
   schedule where Riffusion does, and any other scheduler the way diffusers' img2img pipeline does).
 - Classifier-free guidance against the empty prompt (or a negative prompt, when given).
 - A mask is turned to luminance, shrunk to the latents' size (nearest neighbour), tiled to the 4 latent channels and
-  inverted: white areas are repainted; black areas are reset after every step to the original latents noised to
-  that step's level, so they come out as the source.
+  inverted: white areas are repainted; black areas are reset after every step to the original latents noised
+  again, so they come out as the source. Riffusion's PNDM noises them to the step's own timestep; with
+  DPM-Solver++ and other sigma-based schedulers diffusers' ``add_noise`` uses the level the step has just reached
+  (the next one's), ending at no noise.
 - :func:`riffuse` is Riffusion's server call: between a ``start`` and an ``end`` :class:`PromptInput` at ``alpha``,
   the text embeddings and the guidance and denoising strengths are interpolated linearly, and the initial noise is
   the spherical interpolation (:func:`slerp`) of the noise of the start seed and the noise of the end seed.
@@ -230,7 +232,8 @@ def img2img_latents(
     for index, timestep in enumerate(timesteps):
         latents = denoise_step(pipe, sampler, latents, timestep, embeddings, guidance, generator)
         if mask is not None:
-            # Riffusion noises the original to the level of the step just taken (t, not the next one).
+            # Riffusion passes the step just taken (t, not the next one); schedulers that count steps themselves
+            # (DPM-Solver++, Euler) ignore it and use the level the step has reached.
             original = sampler.add_noise(init_latents, noise, timestep.reshape(1))
             latents = original * mask + latents * (1 - mask)
         if callback is not None:
