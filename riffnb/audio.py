@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import re
+import threading
 import typing as T
 import uuid
 
@@ -341,35 +342,82 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> T.Iterato
             os.remove(temporary)
 
 
+class _OutputSet:
+    """The files one :func:`output_set` has claimed: each path, and where its previous file waits meanwhile."""
+
+    def __init__(self) -> None:
+        self.claimed: list[tuple[str, str | None]] = []
+
+    def claim(self, path: T.Union[str, os.PathLike], overwrite: bool = False) -> None:
+        path = os.fspath(path)
+        if any(path == claimed for claimed, _ in self.claimed):
+            return
+        check_output_path(path, overwrite)
+        previous = None
+        if os.path.lexists(path):
+            previous = os.path.join(os.path.dirname(os.path.abspath(path)),
+                                    f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.previous")
+            os.replace(path, previous)
+        self.claimed.append((path, previous))
+
+    def undo(self) -> None:
+        for path, previous in reversed(self.claimed):
+            if os.path.lexists(path):
+                os.remove(path)
+            if previous is not None:
+                os.replace(previous, path)
+
+    def commit(self) -> None:
+        for _, previous in self.claimed:
+            if previous is not None and os.path.lexists(previous):
+                os.remove(previous)
+
+
+# Per thread: a set opened inside another (a clip's files inside a batch) hands its files to the outer one.
+_open_sets = threading.local()
+
+
 @contextlib.contextmanager
 def output_set() -> T.Iterator[T.Callable[[T.Union[str, os.PathLike]], None]]:
-    """Write several files as one output: call the function it yields with each file once that is written.
+    """Write several files as one output: call the function it yields, ``claim(path, overwrite)``, with each file
+    before writing it (an existing file is refused as :func:`check_output_path` does, unless ``overwrite``).
 
-    If the block fails or is interrupted (Ctrl-C), the files recorded so far are removed: no partial set is left
-    behind, and a rerun is not refused because of files from a run that did not finish.
+    If the block fails or is interrupted (Ctrl-C), the files written so far are removed and the files they replaced
+    (``overwrite``) come back: an unfinished run leaves the folder as it found it, and a rerun is not refused
+    because of it. A set opened inside another hands its files to the outer one, which decides for all of them.
+    (Replaced files wait beside their names, hidden, until the set ends.)
 
     Examples
     --------
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
+    >>> old, new = os.path.join(folder, "old.txt"), os.path.join(folder, "new.txt")
+    >>> _ = open(old, "w").write("the previous run's")
     >>> try:
-    ...     with output_set() as written:
-    ...         _ = open(os.path.join(folder, "a.txt"), "w").write("a")
-    ...         written(os.path.join(folder, "a.txt"))
+    ...     with output_set() as claim:
+    ...         for path in (old, new):
+    ...             claim(path, overwrite=True)
+    ...             _ = open(path, "w").write("this run's")
     ...         raise KeyboardInterrupt
     ... except KeyboardInterrupt:
     ...     pass
-    >>> os.listdir(folder)
-    []
+    >>> sorted(os.listdir(folder)), open(old).read()
+    (['old.txt'], "the previous run's")
     """
-    written: list[str] = []
+    stack = _open_sets.__dict__.setdefault("stack", [])
+    files = _OutputSet()
+    stack.append(files)
     try:
-        yield lambda path: written.append(os.fspath(path))
+        yield files.claim
     except BaseException:
-        for path in written:
-            if os.path.lexists(path):
-                os.remove(path)
+        stack.remove(files)
+        files.undo()
         raise
+    stack.remove(files)
+    if stack:
+        stack[-1].claimed.extend(files.claimed)
+    else:
+        files.commit()
 
 
 def save_audio(

@@ -288,10 +288,10 @@ def run_sample_clips(args: argparse.Namespace) -> None:
     # All names are known now: refuse before writing any, so a refused run leaves the folder as it was.
     for path in paths:
         check_output_path(path, args.overwrite)
-    with output_set() as written:
+    with output_set() as claim:
         for clip, path in zip(clips, paths):
+            claim(path, args.overwrite)
             save_audio(path, clip.samples, sample_rate, overwrite=args.overwrite)
-            written(path)
     print(f"wrote {len(paths)} clip(s) of {args.duration_ms} ms to {args.output_dir}")
 
 
@@ -341,12 +341,11 @@ def run_demo(args: argparse.Namespace) -> None:
         pipe = load_pipeline(args.model)
     pipe.pipeline.set_progress_bar_config(disable=True)
     print(f"loaded {args.model} on {pipe.device.type} ({elapsed():.1f} s)")
-    # One output: interrupted, the demo removes the files it wrote so far, so that a rerun is not refused.
-    with output_set() as written:
+    # One output: interrupted, the demo removes the files it wrote so far and puts back those they replaced.
+    with output_set() as claim:
         with timer() as elapsed:
             clip = pipe.text_to_audio(args.prompt, seed=DEMO_SEED)
-        for path in clip.save(generated_path, overwrite=args.overwrite).values():
-            written(path)
+        clip.save(generated_path, overwrite=args.overwrite)
         print(f"wrote {generated_path} and {generated_image_path}: {clip.duration:.2f} s of {args.prompt!r} (seed "
               f"{clip.seed}, {clip.steps} {clip.scheduler} steps, prompt to audio in {elapsed():.1f} s)")
 
@@ -354,20 +353,21 @@ def run_demo(args: argparse.Namespace) -> None:
         sample_rate = params.sample_rate
         with timer() as elapsed:
             samples = render_demo_clip(sample_rate=sample_rate)
+        claim(original_path, args.overwrite)
         save_audio(original_path, samples, sample_rate, overwrite=args.overwrite)
-        written(original_path)
         print(f"wrote {original_path}: {samples.shape[-1] / sample_rate:.2f} s of synthesized music at {sample_rate} "
               f"Hz (synthesis: {elapsed():.2f} s)")
 
         with timer() as elapsed:
             image = image_from_audio(samples, sample_rate, params)
+        claim(image_path, args.overwrite)
         save_image(image, image_path, overwrite=args.overwrite)
-        written(image_path)
         print(f"wrote {image_path}: {image.width}x{image.height} spectrogram image (STFT, mel, 8-bit: "
               f"{elapsed():.2f} s)")
 
         with timer() as elapsed:
             reconstructed, reconstructed_rate = audio_from_image(image, normalize=not args.no_normalize, **options)
+        claim(reconstructed_path, args.overwrite)
         save_audio(reconstructed_path, reconstructed, reconstructed_rate, overwrite=args.overwrite)
         print(f"wrote {reconstructed_path}: audio rebuilt from the image "
               f"(mel inversion and phase reconstruction: {elapsed():.2f} s)")

@@ -90,10 +90,11 @@ def _write(args: argparse.Namespace, samples, sample_rate: int, image=None, para
         from .spectrogram import image_from_audio
 
         image = image_from_audio(samples, sample_rate, params)
-    with output_set() as written:
+    with output_set() as claim:
+        claim(args.output, args.overwrite)
         save_audio(args.output, samples, sample_rate, overwrite=args.overwrite)
-        written(args.output)
         if args.image:
+            claim(args.image, args.overwrite)
             save_image(image, args.image, overwrite=args.overwrite)
 
 

@@ -12,6 +12,7 @@ from conftest import make_music
 from riffnb.audio import (
     as_channels,
     atomic_output,
+    output_set,
     audio_format_for,
     load_audio,
     normalize_audio,
@@ -147,6 +148,39 @@ def test_atomic_output_cleans_up_after_an_error_and_creates_folders(tmp_path):
     with atomic_output(target) as temporary:
         open(temporary, "w").write("whole")
     assert target.read_text() == "whole"
+
+
+def test_an_output_set_that_fails_puts_back_the_files_it_replaced(tmp_path):
+    kept, replaced, new = tmp_path / "kept.txt", tmp_path / "replaced.txt", tmp_path / "new.txt"
+    for path in (kept, replaced):
+        path.write_text(f"the previous run's {path.name}")
+    before = {path.name: (path.read_text(), path.stat().st_mtime_ns) for path in (kept, replaced)}
+    with pytest.raises(KeyboardInterrupt):
+        with output_set() as claim:
+            for path in (replaced, new):
+                claim(path, overwrite=True)
+                path.write_text("this run's")
+            with output_set() as inner_claim:       # as a clip's files inside a batch
+                inner_claim(kept, overwrite=True)
+                kept.write_text("this run's")
+            raise KeyboardInterrupt
+    assert {path.name: (path.read_text(), path.stat().st_mtime_ns) for path in tmp_path.iterdir()} == before
+
+    # Without overwrite an existing file is refused, and nothing moves.
+    with pytest.raises(OutputExistsError, match="kept.txt already exists; pass --overwrite"):
+        with output_set() as claim:
+            claim(new, overwrite=False)
+            new.write_text("this run's")
+            claim(kept, overwrite=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["kept.txt", "replaced.txt"]
+
+    # A finished set keeps the new files and drops the old ones, hidden copies included.
+    with output_set() as claim:
+        for path in (kept, new):
+            claim(path, overwrite=True)
+            path.write_text("this run's")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["kept.txt", "new.txt", "replaced.txt"]
+    assert kept.read_text() == new.read_text() == "this run's"
 
 
 def test_written_files_get_the_usual_permissions(tmp_path):

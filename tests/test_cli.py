@@ -250,6 +250,18 @@ def test_an_interrupted_demo_removes_the_files_it_wrote(run_riffnb, tmp_path):
     assert "wrote" in result.stdout and snapshot(folder) == {}
 
 
+def test_an_interrupted_overwrite_puts_back_the_previous_demo(run_riffnb, tmp_path):
+    folder = tmp_path / "again"
+    assert run_riffnb("demo", folder, "--n-iter", "1").returncode == 0
+    before = snapshot(folder)
+    generated = folder / "text-to-music.json"
+    result = interrupt_when(lambda: generated.exists() and generated.stat().st_mtime_ns != before[generated.name][1],
+                            tmp_path, "demo", folder, "--overwrite", "--n-iter", "2000")
+    assert (result.returncode, result.stderr) == (130, INTERRUPTED)
+    assert "wrote" in result.stdout and snapshot(folder) == before
+    assert sorted(path.name for path in folder.iterdir()) == sorted(before)
+
+
 # Bad input: one line, exit status 1, nothing written -----------------------------------------------------------
 
 

@@ -185,6 +185,23 @@ def test_an_interrupted_or_failed_batch_leaves_nothing_and_can_run_again(tiny_pi
     assert len(list(folder.iterdir())) == 7
 
 
+def test_an_interrupted_overwrite_leaves_the_previous_batch_as_it_was(tiny_pipe, tmp_path):
+    data = {"params": {"num_inference_steps": 2, "width": 64}, "entries": [{"prompt": "a"}, {"prompt": "b"}]}
+    folder = tmp_path / "out"
+    run_batch(data, tiny_pipe, output_dir=folder)
+    before = {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in folder.iterdir()}
+    assert len(before) == 7
+
+    def interrupt(done, total, clip):
+        if done == 1:  # the first clip's files have replaced the previous run's by now
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch({**data, "entries": [{"prompt": "c"}, {"prompt": "d"}]}, tiny_pipe, output_dir=folder,
+                  overwrite=True, callback=interrupt)
+    assert {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in folder.iterdir()} == before
+
+
 def test_settings_are_checked_against_each_models_limits_before_it_loads(tiny_pipeline_dir, tmp_path):
     short = tmp_path / "short-schedule"
     shutil.copytree(tiny_pipeline_dir, short)

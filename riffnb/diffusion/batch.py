@@ -305,7 +305,7 @@ def run_batch(
     for params, loaded in zip(batch.params, pipelines):
         _check_settings(params, loaded, params.name)
     results = []
-    with output_set() as written:
+    with output_set() as claim:
         for done, (entry_index, params_index, seed, stem) in enumerate(names, start=1):
             entry, params = batch.entries[entry_index], batch.params[params_index]
             clip = pipelines[params_index].text_to_audio(
@@ -320,12 +320,11 @@ def run_batch(
             paths = {}
             if output_dir is not None:
                 paths = clip.save(os.path.join(output_dir, f"{stem}.{audio_format}"), overwrite=overwrite)
-                for path in paths.values():
-                    written(path)
             results.append(BatchResult(entry_index, params_index, seed, clip, paths))
             if callback is not None:
                 callback(done, len(names), clip)
         if output_dir is not None:
+            claim(os.path.join(output_dir, "index.json"), overwrite)
             _write_index(batch, results, os.path.join(output_dir, "index.json"), overwrite)
     return results
 

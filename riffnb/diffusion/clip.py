@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import AUDIO_FORMATS, atomic_output, audio_html, check_output_path, output_set, save_audio
+from ..audio import AUDIO_FORMATS, atomic_output, audio_html, output_set, save_audio
 from ..errors import RiffnbError
 from ..image import save_image
 from ..params import SpectrogramParams
@@ -112,14 +112,12 @@ class Clip:
             "image": audio_path.with_suffix(".png"),
             "settings": audio_path.with_suffix(".json"),
         }
-        for target in paths.values():
-            check_output_path(target, overwrite)
-        # A clip is its three files: do not leave a partial set behind.
-        with output_set() as written:
+        # A clip is its three files: do not leave a partial set behind, nor lose the files it replaces.
+        with output_set() as claim:
+            for target in paths.values():
+                claim(target, overwrite)
             save_audio(paths["audio"], self.samples, self.sample_rate, overwrite=overwrite)
-            written(paths["audio"])
             save_image(self.image, paths["image"], overwrite=overwrite)
-            written(paths["image"])
             with atomic_output(paths["settings"], overwrite) as temporary:
                 Path(temporary).write_text(json.dumps(self.settings(), indent=2) + "\n")
         return paths
