@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import numbers
 import typing as T
 
@@ -39,6 +40,14 @@ class ExifTags(enum.IntEnum):
 #: The frequency scales of the image's rows (see :func:`riffnb.mel.hz_to_mel`): Riffusion's HTK mel, Slaney's mel,
 #: and equal-tempered semitones.
 MEL_SCALES = ("htk", "slaney", "semitone")
+
+#: The fields that are numbers of ms, Hz or a power: NaN or infinity in one would reach the STFT sizes or the EXIF.
+_REAL_FIELDS = ("step_size_ms", "window_duration_ms", "padded_duration_ms", "min_frequency", "max_frequency",
+                "power_for_image")
+
+
+def _is_finite(value: T.Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +90,11 @@ class SpectrogramParams:
             object.__setattr__(self, "sample_rate", int(self.sample_rate))
         if isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
             problems.append(f"sample_rate must be a positive whole number of Hz, got {self.sample_rate!r}")
+        not_finite = [name for name in _REAL_FIELDS if not _is_finite(getattr(self, name))]
+        if not_finite:
+            problems.append(" and ".join(f"{name} must be a finite number, got {getattr(self, name)!r}"
+                                         for name in not_finite))
+            raise InvalidParamsError("invalid SpectrogramParams: " + "; ".join(problems))
         if not problems and not 0 <= self.min_frequency < self.max_frequency <= self.sample_rate / 2:
             problems.append(
                 f"need 0 <= min_frequency < max_frequency <= sample_rate/2, got {self.min_frequency}, "
@@ -106,6 +120,12 @@ class SpectrogramParams:
             problems.append(
                 f"need 0 < hop_length <= win_length <= n_fft, got {self.hop_length}, {self.win_length}, {self.n_fft} "
                 "(check step_size_ms, window_duration_ms, padded_duration_ms)"
+            )
+        elif not problems and self.num_frequencies > self.n_fft // 2 + 1:
+            # More bands than STFT bins leaves bands empty, and a typo (100000) would fill the memory.
+            problems.append(
+                f"num_frequencies must be at most the STFT's {self.n_fft // 2 + 1} frequency bins (n_fft // 2 + 1), "
+                f"got {self.num_frequencies}; use fewer bands or a longer padded_duration_ms"
             )
         if problems:
             raise InvalidParamsError("invalid SpectrogramParams: " + "; ".join(problems))

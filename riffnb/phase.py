@@ -833,8 +833,8 @@ def reconstruct_audio(
         raise RiffnbError(f"n_iter must be an integer >= 0, got {n_iter!r}")
     if not 0 <= momentum < 1:
         raise RiffnbError(f"momentum must be in [0, 1), got {momentum}; 0.99 is the usual choice for fast Griffin-Lim")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise RiffnbError(f"seed must be an integer or None, got {seed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise RiffnbError(f"seed must be an integer >= 0 or None, got {seed!r}")
     if callback is not None and not callable(callback):
         raise RiffnbError(f"callback must be callable, got {type(callback).__name__}")
     if backend not in BACKENDS:

@@ -71,6 +71,11 @@ def test_image_without_exif_decodes_with_defaults_and_its_exif_wins():
         ({"mel_scale_type": "bark"}, "mel_scale_type"),
         ({"mel_scale_type": "semitone"}, "min_frequency must be positive"),
         ({"window_duration_ms": 500}, "win_length <= n_fft"),
+        # A typo here once filled 24 GB and got the process killed.
+        ({"num_frequencies": 100000}, "num_frequencies must be at most the STFT's 8821 frequency bins"),
+        ({"power_for_image": float("inf")}, "power_for_image must be a finite number, got inf"),
+        ({"step_size_ms": float("nan")}, "step_size_ms must be a finite number, got nan"),
+        ({"max_frequency": "10k"}, "max_frequency must be a finite number"),
     ],
 )
 def test_invalid_params_name_the_problem(kwargs, message):

@@ -323,6 +323,7 @@ def test_torch_backend_calls_back_with_tensors(magnitude):
         (dict(n_iter=2.5), "n_iter"),
         (dict(momentum=1.5), "momentum"),
         (dict(seed="x"), "seed"),
+        (dict(seed=-1, init="random"), "seed must be an integer >= 0"),
         (dict(callback=3), "callable"),
         (dict(backend="jax"), "backend"),
         (dict(device="cpu"), "backend='torch'"),
