@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import positive_int  # benchmarks/, first on sys.path when this script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -50,15 +52,48 @@ def best_of(function, repeats: int) -> float:
     return min(times)
 
 
+def time_alternately(functions: dict, repeats: int) -> dict[str, list[float]]:
+    """Wall times of ``repeats`` calls of each function, taken in turn so that all see the same disturbances from
+    other work on the machine."""
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def diffusers_clip(pipe, embeddings, *, steps: int, guidance: float, width: int, scheduler: str | None = None,
+                   seed: int = 0):
+    """The baseline for ``pipe.text_to_audio``: diffusers' own ``StableDiffusionPipeline.__call__`` on the same
+    components, plain prompt embeddings (``riffnb.diffusion.steps.encode_prompt``) and settings, then the same
+    ``image_to_audio``. riffnb's wrapper, weighted prompts and scheduler swap must cost nothing measurable next to it.
+    """
+    import torch
+
+    from riffnb.diffusion import schedulers
+
+    own = pipe.pipeline.scheduler
+    pipe.pipeline.scheduler = schedulers.make_scheduler(own.config, scheduler)
+    try:
+        generator = torch.Generator().manual_seed(seed)
+        image = pipe.pipeline(
+            prompt_embeds=embeddings.cond, negative_prompt_embeds=embeddings.uncond, height=pipe.height,
+            width=width, num_inference_steps=steps, guidance_scale=guidance, generator=generator,
+        ).images[0]
+    finally:
+        pipe.pipeline.scheduler = own
+    return pipe.image_to_audio(image)
+
+
 # -- scenarios (each in a child process) -----------------------------------------------------------------------------
 
 
 def scenario_tiny(repeats: int) -> dict:
-    import torch
-
     import riffnb
     from diffusion_fixtures import build_tiny_pipeline
-    from riffnb.diffusion import schedulers, steps
+    from riffnb.diffusion import steps
 
     with tempfile.TemporaryDirectory() as folder:
         pipe = riffnb.load_pipeline(build_tiny_pipeline(Path(folder) / "tiny"), device="cpu")
@@ -68,25 +103,11 @@ def scenario_tiny(repeats: int) -> dict:
 
     embeddings = steps.encode_prompt(pipe, prompt)
 
-    def diffusers_only():
-        own = pipe.pipeline.scheduler
-        pipe.pipeline.scheduler = schedulers.make_scheduler(own.config)
-        try:
-            generator = torch.Generator().manual_seed(0)
-            image = pipe.pipeline(
-                prompt_embeds=embeddings.cond, negative_prompt_embeds=embeddings.uncond, height=pipe.height,
-                width=WIDTH, num_inference_steps=CLIP_STEPS, guidance_scale=7.0, generator=generator,
-            ).images[0]
-        finally:
-            pipe.pipeline.scheduler = own
-        pipe.image_to_audio(image)
-
-    # Alternate the two so that both see the same disturbances from other work on the machine.
-    clip_times, baseline_times = [], []
-    for _ in range(repeats):
-        clip_times.append(best_of(lambda: pipe.text_to_audio(prompt, seed=0, steps=CLIP_STEPS, width=WIDTH), 1))
-        baseline_times.append(best_of(diffusers_only, 1))
-    clip_s, baseline_s = min(clip_times), min(baseline_times)
+    times = time_alternately({
+        "riffnb": lambda: pipe.text_to_audio(prompt, seed=0, steps=CLIP_STEPS, width=WIDTH),
+        "diffusers": lambda: diffusers_clip(pipe, embeddings, steps=CLIP_STEPS, guidance=7.0, width=WIDTH),
+    }, repeats)
+    clip_s, baseline_s = min(times["riffnb"]), min(times["diffusers"])
     sampler = steps.make_scheduler(pipe, None, CLIP_STEPS)
     latents = steps.initial_noise(pipe, WIDTH, steps.make_generator(0))
     step_s = best_of(lambda: steps.denoise_step(pipe, sampler, latents, sampler.timesteps[0], embeddings), repeats * 5)
@@ -197,8 +218,8 @@ def run_child(arguments: list[str], options: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--sd-steps", type=int, default=2, help="SD1.5 UNet steps to time per dtype (~19 s each)")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed runs of each (best is reported)")
+    parser.add_argument("--sd-steps", type=positive_int, default=2, help="SD1.5 UNet steps to time per dtype (~19 s each)")
     parser.add_argument("--attention", action="store_true", help="also time one SD1.5 step with classic attention")
     parser.add_argument("--skip-sd", action="store_true", help="only the tiny pipeline")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)

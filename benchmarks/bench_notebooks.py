@@ -11,6 +11,9 @@ what a Binder session (2 GB) can give a kernel.
 Wall time is the whole ``execute`` (kernel start included), as the test's limit counts it, without the Generate
 press, which is timed in the kernel and shown on its own line. Peak memory is in MB
 (MiB: VmHWM's kB / 1024). Run it alone on a quiet machine: a busy CPU inflates the times, not the memory.
+Each figure is printed with its limit and its ratio to it (above 1 = over): every notebook's wall time against
+tests/test_notebooks.py's ``PER_NOTEBOOK_S`` (180 s), their sum against ``TOTAL_S`` (15 min, counted when every
+notebook ran), and the quickstart's kernel peak against the 1.5 GB target.
 
 Run:  .venv/bin/python benchmarks/bench_notebooks.py [notebooks/00_quickstart.ipynb ...]
 """
@@ -30,7 +33,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 import nbformat  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError  # noqa: E402
-from test_notebooks import EXPECTED, NOTEBOOK_DIR, NOTEBOOKS, PER_NOTEBOOK_S, fill_in_answers  # noqa: E402
+from test_notebooks import EXPECTED, NOTEBOOK_DIR, NOTEBOOKS, PER_NOTEBOOK_S, TOTAL_S, fill_in_answers  # noqa: E402
+
+from benchlib import of_limit  # noqa: E402  (benchmarks/, on sys.path when this script runs)
 
 QUICKSTART = "00_quickstart.ipynb"
 QUICKSTART_TARGET_MB = 1.5 * 1024
@@ -101,15 +106,27 @@ def run_notebook(path: Path) -> dict:
     return result
 
 
+def notebook_path(text: str) -> Path:
+    """An argparse ``type``: an existing ``.ipynb`` file."""
+    path = Path(text)
+    if path.suffix != ".ipynb":
+        raise argparse.ArgumentTypeError(f"{text} is not a notebook (.ipynb); name one of notebooks/*.ipynb")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} does not exist; name one of notebooks/*.ipynb, or none for all")
+    return path.resolve()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: every notebooks/*.ipynb)")
+    parser.add_argument("notebooks", nargs="*", type=notebook_path,
+                        help="notebooks to run (default: every notebooks/*.ipynb)")
     args = parser.parse_args()
-    paths = [path.resolve() for path in args.notebooks] or NOTEBOOKS
+    paths = args.notebooks or NOTEBOOKS
     os.environ.update(KERNEL_ENV)
 
-    print(f"{'notebook':<36} {'wall s':>8} {'kernel peak MB':>15}")
-    failures = 0
+    limit = f"/ {PER_NOTEBOOK_S} s"
+    print(f"{'notebook':<36} {'wall s':>8} {limit:>9} {'kernel peak MB':>15}")
+    failures, total = 0, 0.0
     for path in paths:
         try:
             result = run_notebook(path)
@@ -119,15 +136,26 @@ def main() -> int:
                    else next((line for line in str(error).splitlines() if line.strip()), type(error).__name__))
             print(f"{path.name:<36} {'failed':>8}  {why[:300]}", flush=True)
             continue
-        print(f"{path.name:<36} {result['seconds']:8.1f} {result['peak_mb']:15.0f}", flush=True)
+        total += result["seconds"]
+        print(f"{path.name:<36} {result['seconds']:8.1f} {of_limit(result['seconds'], PER_NOTEBOOK_S):>9} "
+              f"{result['peak_mb']:15.0f}", flush=True)
         if "generate_s" in result:
             label = "  + press Generate (1 clip)"
-            print(f"{label:<36} {result['generate_s']:8.1f} {result['peak_after_generate_mb']:15.0f}", flush=True)
+            print(f"{label:<36} {result['generate_s']:8.1f} {'':>9} {result['peak_after_generate_mb']:15.0f}",
+                  flush=True)
             peak = result["peak_after_generate_mb"]
             verdict = "within" if peak <= QUICKSTART_TARGET_MB else "OVER"
             note = "" if result["panels"] == 1 else f"; pressed the first of its {result['panels']} GeneratePanels"
             print(f"  {QUICKSTART} peak after Generate: {peak / 1024:.2f} GB; target "
-                  f"{QUICKSTART_TARGET_MB / 1024:.1f} GB ({verdict}){note}")
+                  f"{QUICKSTART_TARGET_MB / 1024:.1f} GB: {of_limit(peak, QUICKSTART_TARGET_MB)} ({verdict}){note}")
+    print(f"limits (tests/test_notebooks.py): {PER_NOTEBOOK_S} s per notebook, {TOTAL_S} s ({TOTAL_S / 60:.0f} min) "
+          "for all of them together")
+    ran = len(paths) - failures
+    if set(paths) == set(NOTEBOOKS) and not failures:
+        print(f"all {ran} notebooks: {total:.1f} s; limit {TOTAL_S} s: {of_limit(total, TOTAL_S)}")
+    else:
+        print(f"{ran} of the {len(NOTEBOOKS)} notebooks ran: {total:.1f} s; the {TOTAL_S} s limit is for all of "
+              "them, so no ratio")
     if not any(path.name == QUICKSTART for path in paths):
         print(f"  {QUICKSTART}: not run; its target is a kernel peak of {QUICKSTART_TARGET_MB / 1024:.1f} GB "
               "after pressing Generate")

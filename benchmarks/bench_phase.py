@@ -37,6 +37,8 @@ from riffnb.spectrogram import INT16_SCALE, audio_from_image, image_from_audio
 from riffnb.stft import stft
 from riffnb.synth import render, render_demo_clip
 
+from benchlib import positive_int  # benchmarks/, first on sys.path when this script runs
+
 if T.TYPE_CHECKING:
     from PIL import Image
 
@@ -98,7 +100,7 @@ def riffnb_default(image: "Image.Image") -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per contender (best is reported)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timed runs per contender (best is reported)")
     parser.add_argument("--no-table", action="store_true", help="only the headline comparison")
     args = parser.parse_args()
 

@@ -19,11 +19,18 @@ Usage::
     python benchmarks/eval_tiny.py --model /work/checkpoints/tiny/pipeline --clips-per-instrument 8 --json out.json
     python benchmarks/eval_tiny.py --listen listen/       # also keep every judged clip, with a page to hear them
     python benchmarks/eval_tiny.py --model candidate/ --tuning-only   # only the tuning, in a few minutes
+    python benchmarks/eval_tiny.py --speed-only           # only seconds per clip and peak memory, in a minute
 
-Speed is prompt to finished audio (phase reconstruction included, model already loaded) at the model's default
-steps, scheduler and guidance (its riffnb.json); it is also printed as a ratio to a fixed torch workload timed in
-the same run, which makes numbers from a busy machine comparable. Peak memory is the maximum resident set size of a
-fresh process that loads the model and makes one clip.
+Speed is prompt to finished audio (phase reconstruction included, model already loaded, after a warm-up clip) at
+the model's default steps, scheduler, guidance and width (its riffnb.json), the median of ``--repeats`` clips,
+printed against the target (2 s per clip) and against a baseline timed alternately in the same run: diffusers' own
+``StableDiffusionPipeline.__call__`` on the same components and settings, then the same ``image_to_audio``
+(``bench_diffusion.diffusers_clip``), so that numbers from a busy machine stay comparable. Also as a multiple of a
+fixed torch workload (the machine unit). Peak memory is the maximum resident set size of a fresh process that loads
+the model and makes one clip at its defaults (target 1 GB).
+
+The full evaluation needs basic-pitch's model and onnxruntime (the outside ear of ``notes_heard``), which
+scripts/setup.sh installs; it checks for them before it starts. ``--tuning-only`` and ``--speed-only`` do not.
 """
 
 from __future__ import annotations
@@ -61,12 +68,18 @@ from riffnb.train.evaluate import (  # noqa: E402
     write_listening_sheet,
 )
 
+from benchlib import of_limit, positive_int  # noqa: E402  (benchmarks/, first on sys.path when this script runs)
+
 PITCHED = [name for name in INSTRUMENT_WORDS if name not in ("bass", "drums")]
 #: The leads that play one note at a time, whose tuning ``in_tune_fraction`` can measure.
 MELODIC_LEADS = ("flute", "synth")
 #: Riffing strengths at which :func:`tuning` measures the in-tune share.
 TUNING_STRENGTHS = (0.1, 0.2, 0.4)
 SEED_PROMPT = "bossa nova with electric guitar"
+#: Prompt to finished audio, seconds per clip (the README's target for the embedded model).
+SPEED_TARGET_S = 2.0
+#: Peak resident memory of a fresh process that loads the model and makes one clip (the README's 1 GB).
+MEMORY_TARGET_MB = 1024.0
 
 
 def machine_unit(repeats: int = 5) -> float:
@@ -262,6 +275,49 @@ def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence
     return {"clips": len(prompts), **{stage: float(np.nanmedian(column)) for stage, column in values.items()}}
 
 
+def speed(pipe, settings: dict, repeats: int = 5) -> dict:
+    """Seconds per clip of ``pipe.text_to_audio`` at ``settings`` (median of ``repeats``, after a warm-up), with the
+    target, the same run's diffusers baseline timed alternately with it, and the machine unit."""
+    import itertools
+
+    from bench_diffusion import diffusers_clip, time_alternately
+    from riffnb.diffusion import steps
+
+    embeddings = steps.encode_prompt(pipe, SEED_PROMPT)
+    clip = pipe.text_to_audio(SEED_PROMPT, seed=0, **settings)  # warm-up: numba kernels, first-call allocations
+    diffusers_clip(pipe, embeddings, seed=0, **settings)
+    ours, theirs = itertools.count(), itertools.count()
+    times = time_alternately({
+        "riffnb": lambda: pipe.text_to_audio(SEED_PROMPT, seed=next(ours), **settings),
+        "diffusers": lambda: diffusers_clip(pipe, embeddings, seed=next(theirs), **settings),
+    }, repeats)
+    seconds, baseline = statistics.median(times["riffnb"]), statistics.median(times["diffusers"])
+    unit = machine_unit()
+    return {"seconds_per_clip": seconds, "clip_seconds": clip.duration, "timed_clips": repeats,
+            "target_seconds_per_clip": SPEED_TARGET_S, "seconds_per_clip_over_target": seconds / SPEED_TARGET_S,
+            "diffusers_seconds_per_clip": baseline, "seconds_per_clip_over_diffusers": seconds / baseline,
+            "seconds_per_clip_over_machine_unit": seconds / unit, "machine_unit_s": unit}
+
+
+def print_speed(results: dict) -> None:
+    print(f"speed: {results['seconds_per_clip']:.2f} s per {results['clip_seconds']:.2f} s clip (median of "
+          f"{results['timed_clips']}) at {results['settings']}; target {SPEED_TARGET_S:g} s: "
+          f"{of_limit(results['seconds_per_clip'], SPEED_TARGET_S)} of it")
+    print(f"  baseline, same run: diffusers' StableDiffusionPipeline call on the same components and settings + the "
+          f"same image_to_audio: {results['diffusers_seconds_per_clip']:.2f} s; riffnb / diffusers "
+          f"{results['seconds_per_clip_over_diffusers']:.2f}x")
+    print(f"  machine unit (a fixed torch workload, same run) {results['machine_unit_s'] * 1000:.0f} ms: a clip is "
+          f"{results['seconds_per_clip_over_machine_unit']:.0f} of them", flush=True)
+
+
+def measure_memory(model: str, results: dict) -> None:
+    results["peak_memory_mb"] = peak_memory_mb(model)
+    results["target_peak_memory_mb"] = MEMORY_TARGET_MB
+    print(f"peak memory of a fresh process (load + one clip at the model's defaults): {results['peak_memory_mb']:.0f} "
+          f"MB; target {MEMORY_TARGET_MB:.0f} MB (1 GB): {of_limit(results['peak_memory_mb'], MEMORY_TARGET_MB)} of "
+          "it", flush=True)
+
+
 def write_json(path: Path, results: dict) -> None:
     """Write ``results`` to ``path`` whole or not at all (main() has refused an existing file without --overwrite)."""
     with atomic_output(path, overwrite=True) as temporary:
@@ -271,28 +327,38 @@ def write_json(path: Path, results: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny", help="shipped name or pipeline folder (default: %(default)s)")
-    parser.add_argument("--clips-per-instrument", type=int, default=6)
-    parser.add_argument("--attribute-clips", type=int, default=18, help="clips per attribute (tempo, register)")
-    parser.add_argument("--seed-prompt-clips", type=int, default=8, help=f"seeds of {SEED_PROMPT!r} judged")
-    parser.add_argument("--judge-clips", type=int, default=900, help="held-out corpus clips the classifiers learn from")
+    parser.add_argument("--clips-per-instrument", type=positive_int, default=6)
+    parser.add_argument("--attribute-clips", type=positive_int, default=18, help="clips per attribute (tempo, register)")
+    parser.add_argument("--seed-prompt-clips", type=positive_int, default=8, help=f"seeds of {SEED_PROMPT!r} judged")
+    parser.add_argument("--judge-clips", type=positive_int, default=900,
+                        help="held-out corpus clips the classifiers learn from")
     parser.add_argument("--judge-cache", type=Path, default=None,
                         help="an .npy file keeping the judges' corpus features between runs")
     parser.add_argument("--corpus", type=Path, default=None, help="a rendered corpus folder for the VAE error")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here (a new file)")
     parser.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--steps", type=int, default=None, help="override the model's default steps")
+    parser.add_argument("--threads", type=positive_int, default=2, help="torch threads (default: %(default)s)")
+    parser.add_argument("--skip-memory", action="store_true", help="skip the fresh-process peak memory measurement")
+    parser.add_argument("--repeats", type=positive_int, default=5,
+                        help="timed clips for the speed, each alternated with the diffusers baseline (default: "
+                             "%(default)s; the median is reported)")
+    parser.add_argument("--steps", type=positive_int, default=None, help="override the model's default steps")
     parser.add_argument("--guidance", type=float, default=None, help="override the model's default guidance")
     parser.add_argument("--scheduler", default=None, help="override the model's default scheduler")
     parser.add_argument("--tuning-only", action="store_true",
                         help="measure only where melodies go out of tune (a few minutes; for judging candidates)")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="measure only seconds per clip (against the 2 s target and the same run's diffusers "
+                             "baseline) and, unless --skip-memory, peak memory (about a minute)")
     parser.add_argument("--listen", type=Path, default=None,
                         help="a new folder to keep every judged clip in, with index.html to hear them and "
                              "listening.csv for a listener's verdicts")
     args = parser.parse_args(argv)
-    if args.tuning_only and args.listen is not None:
-        parser.error("--listen keeps the judged clips, and --tuning-only judges none: give one of them")
+    if args.tuning_only and args.speed_only:
+        parser.error("--tuning-only and --speed-only each measure one thing: give one of them, or neither for all")
+    only = "--tuning-only" if args.tuning_only else "--speed-only" if args.speed_only else None
+    if only and args.listen is not None:
+        parser.error(f"--listen keeps the judged clips, and {only} judges none: give one of them")
     # Checked before the judging, not after it: a full evaluation takes ten minutes.
     if args.listen is not None:
         try:
@@ -301,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--listen: {error}")
     if args.json is not None and args.json.exists() and not args.overwrite:
         parser.error(f"--json: {args.json} already exists; pass --overwrite to replace it, or name a new file")
+    if only is None:
+        # The outside ear (notes_heard) is an optional dependency; without it the evaluation would fail minutes in.
+        try:
+            notes_heard(np.zeros(22050), 22050)
+        except RiffnbError as error:
+            parser.error(f"{error}; scripts/setup.sh installs both. --tuning-only and --speed-only run without them")
     if Path(args.model).exists():
         # The memory measurement runs in a child process started in the repository root.
         args.model = str(Path(args.model).resolve())
@@ -311,13 +383,34 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     results: dict = {"model": args.model}
-    pipe = riffnb.load_pipeline(args.model, device="cpu")
+    try:
+        pipe = riffnb.load_pipeline(args.model, device="cpu")
+    except RiffnbError as error:
+        parser.error(f"--model: {error}")
     pipe.pipeline.set_progress_bar_config(disable=True)
     # The model's defaults (its riffnb.json), with any the command line overrides.
     settings = dataclasses.asdict(pipe.defaults)
     settings.update({name: getattr(args, name) for name in ("steps", "guidance", "scheduler")
                      if getattr(args, name) is not None})
+    try:  # checked now rather than at the first clip
+        from riffnb.diffusion import schedulers
+        from riffnb.diffusion.pipeline import check_guidance
+
+        pipe.check_steps(settings["steps"])
+        check_guidance(settings["guidance"])
+        schedulers.scheduler_key(settings["scheduler"])
+    except RiffnbError as error:
+        parser.error(str(error))
     results["settings"] = settings
+
+    if args.speed_only:
+        results.update(speed(pipe, settings, args.repeats))
+        print_speed(results)
+        if not args.skip_memory:
+            measure_memory(args.model, results)
+        if args.json:
+            write_json(args.json, results)
+        return 0
 
     # Are melodies in tune, and where along the way from a corpus clip to a generated one do they stop being?
     results["in_tune"] = tuning(pipe, settings)
@@ -413,21 +506,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"instrument judge on held-out solo clips, rendered / rebuilt from the image / after the VAE round trip: "
           f"{results['vae_instrument_accuracy']}", flush=True)
 
-    unit = machine_unit()
-    pipe.text_to_audio(SEED_PROMPT, seed=0, **settings)
-    times = []
-    for seed in range(5):
-        begun = time.perf_counter()
-        pipe.text_to_audio(SEED_PROMPT, seed=seed, **settings)
-        times.append(time.perf_counter() - begun)
-    seconds = statistics.median(times)
-    results["seconds_per_clip"] = seconds
-    results["seconds_per_clip_over_machine_unit"] = seconds / unit
-    print(f"speed: {seconds:.2f} s per 5.12 s clip (median of 5; {seconds / unit:.0f} x the machine unit of "
-          f"{unit * 1000:.0f} ms) at {settings}", flush=True)
+    results.update(speed(pipe, settings, args.repeats))
+    print_speed(results)
     if not args.skip_memory:
-        results["peak_memory_mb"] = peak_memory_mb(args.model)
-        print(f"peak memory of a fresh process (load + one clip): {results['peak_memory_mb']:.0f} MB")
+        measure_memory(args.model, results)
     if args.json:
         write_json(args.json, results)
     if args.listen is not None:
