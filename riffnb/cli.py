@@ -12,8 +12,9 @@ Adding a subcommand: write ``register_<name>(subparsers)`` that calls :func:`add
 ``--overwrite`` and the output check) and adds its arguments, keep heavy imports (torch, diffusers) inside its run
 function so that ``riffnb --help`` stays fast, and list it in :data:`SUBCOMMANDS`. The helpers below the commands
 (:func:`audio_output`, :func:`image_output`, :func:`check_folder`, :func:`riffnb.image.save_image`,
-:func:`add_reconstruction_options`, :func:`reconstruction_options`, :func:`about_input`, :func:`timer`) are
-there for subcommands in other modules too.
+:func:`add_reconstruction_options`, :func:`reconstruction_options`, :func:`check_prompt`, :func:`about_input`,
+:func:`timer`) are there for subcommands in other modules too. A run that fails or is interrupted removes the
+output folders it created.
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ def main(argv: T.Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         overwrite = getattr(args, "overwrite", False)
-        for path in args.outputs(args):
-            check_output_path(path, overwrite)
-        args.run(args)
+        outputs = args.outputs(args)
+        for path in outputs:
+            if not isinstance(path, OutputFolder):
+                check_output_path(path, overwrite)
+        with _removing_new_folders(outputs):
+            args.run(args)
     except (RiffnbError, OSError) as error:
         print(f"riffnb: error: {_one_line(error)}", file=sys.stderr)
         return 1
@@ -90,8 +94,8 @@ def add_command(
     outputs: OutputsFunction | None = None,
     description: str | None = None,
 ) -> argparse.ArgumentParser:
-    """Add subcommand ``name``; ``run(args)`` does the work once ``outputs(args)`` (the files it will write) have
-    been checked, and a command with outputs gets ``--overwrite``."""
+    """Add subcommand ``name``; ``run(args)`` does the work once ``outputs(args)`` (the files it will write, and
+    :func:`check_folder`'s output folder) have been checked, and a command with outputs gets ``--overwrite``."""
     parser = subparsers.add_parser(name, help=help, description=description or help)
     parser.set_defaults(run=run, outputs=outputs or (lambda args: ()))
     if outputs is not None:
@@ -112,18 +116,33 @@ def register_audio_to_image(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("audio", help="input audio file (WAV, FLAC, OGG or MP3)")
     parser.add_argument("image", help="output image (.png; .jpg is lossy)")
+    parser.add_argument("--model", metavar="NAME_OR_FOLDER",
+                        help="make the image with this model's spectrogram parameters (a shipped model such as tiny, "
+                        "or a model folder), to riff it with that model; its weights are not loaded. The parameter "
+                        "flags below cannot be given with it")
     defaults = SpectrogramParams()
+    # Defaults of None tell which flags were given: --model refuses them.
     for name, help in _PARAM_HELP.items():
         default = getattr(defaults, name)
         flag = "--" + name.replace("_", "-")
         if isinstance(default, bool):
-            parser.add_argument(flag, action="store_true", help=help)
+            parser.add_argument(flag, action="store_true", default=None, help=help)
         else:
-            parser.add_argument(flag, type=type(default), default=default, help=f"{help} (default: {default})")
+            parser.add_argument(flag, type=type(default), help=f"{help} (default: {default})")
 
 
 def run_audio_to_image(args: argparse.Namespace) -> None:
-    params = SpectrogramParams(**{name: getattr(args, name) for name in _PARAM_HELP})
+    given = {name: getattr(args, name) for name in _PARAM_HELP if getattr(args, name) is not None}
+    if args.model is None:
+        params = SpectrogramParams(**given)
+    elif given:
+        flags = " and ".join("--" + name.replace("_", "-") for name in given)
+        raise RiffnbError(f"--model {args.model} sets every spectrogram parameter (so that the image riffs with that "
+                          f"model); drop {flags}, or drop --model to choose the parameters yourself")
+    else:
+        from .diffusion.loading import locate_model, params_for
+
+        params = params_for(locate_model(args.model))
     samples, sample_rate = load_audio(args.audio)
     # Imported once the input is known to be good: a bad file is reported without waiting for scipy.
     from .image import save_image
@@ -159,7 +178,7 @@ def register_image_to_audio(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_image_to_audio(args: argparse.Namespace) -> None:
-    from .image import check_spectrogram_image, load_image
+    from .image import load_image
     from .params import params_from_image
 
     default = None
@@ -170,14 +189,7 @@ def run_image_to_audio(args: argparse.Namespace) -> None:
     image = load_image(args.image)
     params = params_from_image(image, default)
     with about_input(args.image):
-        if image.height != params.num_frequencies and ExifTags.NUM_FREQUENCIES not in image.getexif():
-            drawn_by = "Riffusion's" if args.model is None else f"{args.model}'s"
-            raise InvalidImageError(
-                f"image is {image.width}x{image.height} with no spectrogram parameters in its EXIF, and "
-                f"{drawn_by} images are {params.num_frequencies} rows tall; pass --model with the model that drew "
-                "it (e.g. --model tiny), or resize it"
-            )
-        check_spectrogram_image(image, params)
+        check_decodable(image, params, args.model)
     options = reconstruction_options(args)
     from .spectrogram import audio_from_image
 
@@ -188,27 +200,60 @@ def run_image_to_audio(args: argparse.Namespace) -> None:
           f"{samples.shape[0]} channel(s) ({elapsed():.2f} s)")
 
 
+def check_decodable(image, params: SpectrogramParams, model: str | None) -> None:
+    """Refuse an image that ``params`` (its EXIF's, the rest ``model``'s or Riffusion's) cannot decode, saying what
+    to do on the command line."""
+    from .image import check_spectrogram_image
+
+    if image.height != params.num_frequencies and ExifTags.NUM_FREQUENCIES not in image.getexif():
+        drawn_by = "Riffusion's" if model is None else f"{model}'s"
+        raise InvalidImageError(
+            f"image is {image.width}x{image.height} with no spectrogram parameters in its EXIF, and "
+            f"{drawn_by} images are {params.num_frequencies} rows tall; pass --model with the model that drew "
+            "it (e.g. --model tiny), or resize it"
+        )
+    check_spectrogram_image(image, params)
+
+
+#: riffnb.phase's algorithms, initial phases and reconstruct_audio's defaults, written out because importing
+#: riffnb.phase would slow down every --help (tests/test_cli.py checks that they match).
+PHASE_ALGORITHMS = {"gla": "Griffin-Lim", "fgla": "fast Griffin-Lim"}
+PHASE_INITS = {"random": "uniform random", "zeros": "all zero", "pghi": "phase gradient heap integration"}
+PHASE_DEFAULTS = {"n_iter": 16, "algorithm": "fgla", "init": "pghi"}
+
+
 def add_reconstruction_options(parser: argparse.ArgumentParser) -> None:
-    # Choices are checked when the command runs: importing riffnb.phase here would slow down every --help.
-    group = parser.add_argument_group("phase reconstruction (riffnb.phase.reconstruct_audio; defaults there)")
-    group.add_argument("--n-iter", type=int, help="iterations of the phase reconstruction")
-    group.add_argument("--algorithm", help="iterative algorithm (riffnb.phase.ALGORITHMS: Griffin-Lim or fast GLA)")
-    group.add_argument("--init", help="initial phase (riffnb.phase.INITS: random, zeros or PGHI)")
+    def listed(choices: dict[str, str]) -> str:
+        return ", ".join(f"{name} ({meaning})" for name, meaning in choices.items())
+
+    group = parser.add_argument_group("phase reconstruction")
+    group.add_argument("--n-iter", type=int, help=f"iterations of the phase reconstruction, 0 or more (default: "
+                       f"{PHASE_DEFAULTS['n_iter']})")
+    # Case-insensitive: the literature writes GLA and PGHI in capitals.
+    group.add_argument("--algorithm", type=str.lower, metavar="{" + ",".join(PHASE_ALGORITHMS) + "}",
+                       help=f"iterative algorithm: {listed(PHASE_ALGORITHMS)} (default: {PHASE_DEFAULTS['algorithm']})")
+    group.add_argument("--init", type=str.lower, metavar="{" + ",".join(PHASE_INITS) + "}",
+                       help=f"initial phase: {listed(PHASE_INITS)} (default: {PHASE_DEFAULTS['init']})")
     # Not --seed: elsewhere that is the music's seed, and a phase seed changes only the reconstruction.
-    group.add_argument("--phase-seed", type=int, help="seed for a random initial phase")
+    group.add_argument("--phase-seed", type=int, help="seed of --init random, 0 or more (default: a fresh one)")
     parser.add_argument("--no-normalize", action="store_true", help="keep the decoded level instead of Riffusion's "
                         "output normalisation (-12 dBFS RMS, then peaks at -0.1 dBFS)")
 
 
 def reconstruction_options(args: argparse.Namespace) -> dict[str, T.Any]:
     """The phase reconstruction options given on the command line (the rest keep riffnb.phase's defaults)."""
-    from .phase import ALGORITHMS, INITS
-
-    for flag, value, choices in (("--algorithm", args.algorithm, ALGORITHMS), ("--init", args.init, INITS)):
+    for flag, value, choices in (("--algorithm", args.algorithm, PHASE_ALGORITHMS), ("--init", args.init, PHASE_INITS)):
         if value is not None and value not in choices:
             raise RiffnbError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
     if args.n_iter is not None and args.n_iter < 0:
         raise RiffnbError(f"--n-iter must be 0 or more, got {args.n_iter}")
+    if args.phase_seed is not None:
+        if args.phase_seed < 0:
+            raise RiffnbError(f"--phase-seed must be a whole number, 0 or more, got {args.phase_seed}")
+        if args.init != "random":
+            init = f"--init {args.init}" if args.init is not None else f"the default --init {PHASE_DEFAULTS['init']}"
+            raise RiffnbError(f"--phase-seed has no effect with {init}: it seeds --init random; add --init random, "
+                              "or drop --phase-seed")
     options = {"n_iter": args.n_iter, "algorithm": args.algorithm, "init": args.init, "seed": args.phase_seed}
     return {name: value for name, value in options.items() if value is not None}
 
@@ -230,7 +275,12 @@ def run_print_exif(args: argparse.Namespace) -> None:
     for name, value in found:
         print(f"{name:<20} = {value:>8}")
     if not found:
-        print(f"{args.image}: no Riffusion EXIF tags; it decodes with Riffusion's default parameters")
+        try:
+            check_decodable(image, SpectrogramParams(), None)
+        except InvalidImageError as error:
+            print(f"{args.image}: no Riffusion EXIF tags, and image-to-audio cannot decode it as it is: {error}")
+        else:
+            print(f"{args.image}: no Riffusion EXIF tags; it decodes with Riffusion's default parameters")
 
 
 # sample-clips --------------------------------------------------------------------------------------------------
@@ -277,13 +327,13 @@ def run_sample_clips(args: argparse.Namespace) -> None:
             clips = sample_clips(samples, sample_rate, args.num_clips, args.duration_ms / 1000, seed)
         except InvalidAudioError as error:
             raise InvalidAudioError(f"{args.audio}: {error}") from None
+    durations_ms = [clip.samples.shape[-1] * 1000 // sample_rate for clip in clips]
     paths = [
         os.path.join(
             args.output_dir,
-            f"clip_{index}_start_{clip.start * 1000 // sample_rate}_ms_duration_"
-            f"{clip.samples.shape[-1] * 1000 // sample_rate}_ms.{args.extension}",
+            f"clip_{index}_start_{clip.start * 1000 // sample_rate}_ms_duration_{duration_ms}_ms.{args.extension}",
         )
-        for index, clip in enumerate(clips)
+        for index, (clip, duration_ms) in enumerate(zip(clips, durations_ms))
     ]
     # All names are known now: refuse before writing any, so a refused run leaves the folder as it was.
     for path in paths:
@@ -292,7 +342,9 @@ def run_sample_clips(args: argparse.Namespace) -> None:
         for clip, path in zip(clips, paths):
             claim(path, args.overwrite)
             save_audio(path, clip.samples, sample_rate, overwrite=args.overwrite)
-    print(f"wrote {len(paths)} clip(s) of {args.duration_ms} ms to {args.output_dir}")
+    # Consecutive clips end where the audio does: the last one may be shorter.
+    last = f" (the last {durations_ms[-1]} ms)" if durations_ms[-1] != durations_ms[0] else ""
+    print(f"wrote {len(paths)} clip(s) of {durations_ms[0]} ms{last} to {args.output_dir}")
 
 
 # demo ----------------------------------------------------------------------------------------------------------
@@ -335,6 +387,7 @@ def run_demo(args: argparse.Namespace) -> None:
 
     from .diffusion.loading import load_pipeline
 
+    check_prompt(args.prompt, "--prompt")
     options = reconstruction_options(args)
     generated_path, generated_image_path, _, original_path, image_path, reconstructed_path = _demo_paths(args)
     with timer() as elapsed:
@@ -416,11 +469,43 @@ def audio_suffixes() -> str:
     return ", ".join("." + suffix for suffix in AUDIO_FORMATS)
 
 
-def check_folder(path: str) -> tuple[str, ...]:
-    """Refuse an output folder that is a file; returns no paths, so it can start an ``outputs`` function's list."""
+class OutputFolder(str):
+    """An output folder in an ``outputs`` function's list (see :func:`check_folder`)."""
+
+
+def check_folder(path: str) -> tuple[OutputFolder]:
+    """Refuse an output folder that is a file; returns it as an ``outputs`` function's list, which that function
+    can add its files to, so that a failed run removes the folder if it made it."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise RiffnbError(f"{path} exists and is not a folder; give an output folder")
-    return ()
+    return (OutputFolder(path),)
+
+
+@contextlib.contextmanager
+def _removing_new_folders(outputs: T.Sequence[str]) -> T.Iterator[None]:
+    """If the block fails or is interrupted, remove the folders of ``outputs`` (files, or :class:`OutputFolder`)
+    that it created, once they are empty again (the files in them remove themselves: see
+    :func:`riffnb.audio.output_set`); folders that existed before, and anything in them, stay."""
+    new = set()
+    for path in outputs:
+        folder = os.path.abspath(path if isinstance(path, OutputFolder) else os.path.dirname(path))
+        while not os.path.exists(folder):
+            new.add(folder)
+            folder = os.path.dirname(folder)
+    try:
+        yield
+    except BaseException:
+        for folder in sorted(new, key=len, reverse=True):  # the deepest first, so their parents are empty
+            with contextlib.suppress(OSError):  # not made after all, or holding something: keep it
+                os.rmdir(folder)
+        raise
+
+
+def check_prompt(prompt: str, name: str = "the prompt") -> None:
+    """Refuse a prompt with nothing in it (``name`` says which, in the message): the model would play something
+    anyway, and the usual cause is a mistake such as an unset shell variable."""
+    if not prompt.strip():
+        raise RiffnbError(f"{name} is empty (an unset shell variable?); say what to play, e.g. 'funky jazz piano'")
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import typing as T
@@ -21,6 +22,8 @@ import typing as T
 from .errors import RiffnbError
 
 if T.TYPE_CHECKING:
+    from PIL import Image
+
     from .diffusion.pipeline import RiffusionPipeline
 
 
@@ -130,6 +133,7 @@ def run_generate(args: argparse.Namespace) -> None:
     from . import cli
     from .diffusion.pipeline import check_settings
 
+    cli.check_prompt(args.prompt)
     check_settings(args.model, seed=args.seed, steps=args.steps, guidance=args.guidance, width=args.width,
                    scheduler=args.scheduler)
     pipe = _load(args)
@@ -170,7 +174,9 @@ def register_riff(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mask", help="mask image (or Riffusion mask name: "
                         f"{', '.join(RIFFUSION_MASKS)}): white is repainted, black kept")
     _add_prompt_options(parser)
-    parser.add_argument("--window-s", type=float, default=5.0, help="audio input: window length in s (default: 5.0)")
+    parser.add_argument("--window-s", type=float, default=5.0,
+                        help="audio input: window length in s (default: 5.0; shorter audio is riffed whole, as one "
+                        "window)")
     parser.add_argument("--overlap-s", type=float, default=0.2,
                         help="audio input: overlap of the windows, crossfaded, in s (default: 0.2)")
     _add_sampling_options(parser, "denoising steps of the full schedule; strength x steps run (default: the model's)")
@@ -200,6 +206,34 @@ def _riffusion_seed_or(source: str):
     return riffusion_image(source) if source in RIFFUSION_SEED_IMAGES and not os.path.exists(source) else source
 
 
+def _source_image(args: argparse.Namespace, source, name: str) -> "Image.Image":
+    """The spectrogram image ``source`` (an image or audio file, a seed image name, or a downloaded seed image,
+    given as ``name``) gives the model of ``args``, made before the model loads: an image of another height is
+    refused here, naming the file and what to give instead."""
+    from PIL import Image
+
+    from . import cli
+    from .diffusion.loading import defaults_for, limits_for, params_for
+    from .diffusion.seeds import IMAGE_SUFFIXES, SEEDS, resolve_source
+    from .image import load_image
+
+    if isinstance(source, str) and os.path.splitext(source)[1].lower() in IMAGE_SUFFIXES:
+        source = load_image(source)  # a damaged file is reported before anything about the model
+    _choose_model(args)
+    model = args.model
+    params = params_for(model)
+    if isinstance(source, Image.Image) and source.height != params.num_frequencies:
+        raise RiffnbError(
+            f"{name}: image is {source.width}x{source.height}, but {model}'s spectrograms are "
+            f"{params.num_frequencies} rows tall; use audio, a riffnb seed image ({', '.join(SEEDS)}), or an image "
+            f"made for this model ('riffnb audio-to-image SONG.wav IMAGE.png --model {model}')"
+        )
+    with cli.about_input(name):
+        image, _ = resolve_source(source, params, multiple=limits_for(model).vae_scale_factor,
+                                  width=defaults_for(model).width)
+    return image
+
+
 def run_riff(args: argparse.Namespace) -> None:
     from . import cli
     from .audio import load_audio
@@ -207,31 +241,33 @@ def run_riff(args: argparse.Namespace) -> None:
     from .diffusion.pipeline import check_settings
     from .diffusion.riff import AUDIO_TO_AUDIO_STRENGTH, DEFAULT_STRENGTH, check_strength, check_windows
     from .diffusion.seeds import resolve_mask
-    from .image import load_image
     from .spectrogram import prepare_audio
 
     kind = _input_kind(args.input)
+    cli.check_prompt(args.prompt, "--prompt")
     check_settings(args.model, seed=args.seed, steps=args.steps, guidance=args.guidance, scheduler=args.scheduler)
     strength = check_strength(args.strength if args.strength is not None else
                               AUDIO_TO_AUDIO_STRENGTH if kind == "audio" else DEFAULT_STRENGTH)
-    # A damaged input, or a seed image that cannot be downloaded, fails here, before the model loads.
+    # A damaged input, a seed image that cannot be downloaded or an image of the wrong height fails before the
+    # model loads.
     audio = load_audio(args.input) if kind == "audio" else None
-    if kind == "image":
-        load_image(args.input)
     source = _riffusion_seed_or(args.input)
     mask, _ = resolve_mask(args.mask)
-    if audio is not None:
+    if audio is None:
+        _source_image(args, source, args.input)
+    else:
         _choose_model(args)
         params = params_for(args.model)
-        check_windows(args.window_s, args.overlap_s, params, names=("--window-s", "--overlap-s"))
         with cli.about_input(args.input):
             audio = prepare_audio(*audio, params), params.sample_rate
+        window_s, overlap_s = check_windows(args.window_s, args.overlap_s, params, names=("--window-s", "--overlap-s"),
+                                            duration_s=audio[0].shape[-1] / params.sample_rate)
     pipe = _load(args)
     options = dict(strength=strength, seed=args.seed, guidance=args.guidance, negative_prompt=args.negative,
                    mask=mask, scheduler=args.scheduler, **_steps(args))
     with cli.timer() as elapsed:
         if audio is not None:
-            riffed = pipe.riff_audio(audio, args.prompt, window_s=args.window_s, overlap_s=args.overlap_s, **options)
+            riffed = pipe.riff_audio(audio, args.prompt, window_s=window_s, overlap_s=overlap_s, **options)
             samples, sample_rate = riffed.samples, riffed.sample_rate
             seed, detail = riffed.clips[0].seed, f"{len(riffed.clips)} window(s)"
             image = None
@@ -285,19 +321,24 @@ def register_interpolate(subparsers: argparse._SubParsersAction) -> None:
 def run_interpolate(args: argparse.Namespace) -> None:
     from . import cli
     from .diffusion.interpolate import interpolation_alphas, stitch_clips
+    from .diffusion.loading import params_for
     from .diffusion.pipeline import check_settings
     from .diffusion.riff import PromptInput
     from .diffusion.seeds import resolve_mask
 
+    cli.check_prompt(args.start_prompt, "--start-prompt")
+    cli.check_prompt(args.end_prompt, "--end-prompt")
     check_settings(args.model, steps=args.steps, scheduler=args.scheduler)
     interpolation_alphas(args.num_clips)
     start = PromptInput(args.start_prompt, args.start_seed, args.start_denoising, args.start_guidance)
     end = PromptInput(args.end_prompt, args.end_seed, args.end_denoising, args.end_guidance)
-    if args.crossfade < 0:
-        raise RiffnbError(f"--crossfade must not be negative, got {args.crossfade}")
+    if not 0 <= args.crossfade < math.inf:
+        raise RiffnbError(f"--crossfade must be a number of seconds, 0 or more, got {args.crossfade:g}")
     _input_kind(args.seed_image)
     seed_image = _riffusion_seed_or(args.seed_image)
     mask, _ = resolve_mask(args.mask)
+    clip_width = _source_image(args, seed_image, args.seed_image).width
+    _check_crossfade(args.crossfade, args.num_clips, clip_width, params_for(args.model))
     pipe = _load(args)
     with cli.timer() as elapsed:
         clips = pipe.interpolate(start, end, num_clips=args.num_clips, source=seed_image, mask=mask,
@@ -308,6 +349,21 @@ def run_interpolate(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}: {samples.shape[-1] / clips[0].sample_rate:.2f} s, {count} from "
           f"{args.start_prompt!r} (seed {args.start_seed}) to {args.end_prompt!r} (seed {args.end_seed}) "
           f"({elapsed():.1f} s)")
+
+
+def _check_crossfade(crossfade_s: float, num_clips: int, clip_width: int, params) -> None:
+    """Refuse a --crossfade the clips are too short for, before they are made: every clip is as wide as the seed
+    image, and a clip between two others fades in at its start and out at its end."""
+    from .clips import num_samples
+
+    fades = min(num_clips - 1, 2)
+    clip_samples = (clip_width - 1) * params.hop_length  # W columns decode to W - 1 hops
+    if fades and num_samples(crossfade_s, params.sample_rate) * fades > clip_samples:
+        longest = clip_samples // fades * 100 // params.sample_rate / 100  # rounded down to 10 ms
+        raise RiffnbError(
+            f"--crossfade {crossfade_s:g} s is too long for clips of {clip_samples / params.sample_rate:.2f} s"
+            f"{' (each fades in and out)' if fades == 2 else ''}; use at most {longest:.2f} s"
+        )
 
 
 # batch ---------------------------------------------------------------------------------------------------------

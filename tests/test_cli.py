@@ -114,7 +114,8 @@ def test_audio_to_image_print_exif_image_to_audio(run_riffnb, tmp_path, music_wa
     assert re.search(r"^NUM_FREQUENCIES +=  +512$", exif.stdout, re.MULTILINE)
     assert re.search(r"^MAX_VALUE +=  *\d", exif.stdout, re.MULTILINE)
 
-    back = run_riffnb("image-to-audio", "music.png", "back.wav", "--n-iter", "2", "--phase-seed", "0")
+    back = run_riffnb("image-to-audio", "music.png", "back.wav", "--n-iter", "2", "--init", "random",
+                      "--phase-seed", "0")
     assert back.returncode == 0 and back.stderr == "" and "wrote back.wav: 2.00 s at 44100 Hz" in back.stdout
     samples, rate = soundfile.read(tmp_path / "back.wav", always_2d=True)
     assert rate == 44100 and samples.shape == (200 * 441, 1)
@@ -149,7 +150,7 @@ def test_sample_clips_random_and_consecutive(run_riffnb, tmp_path):
     save_audio(long_audio, music, 44100)
 
     result = run_riffnb("sample-clips", long_audio, "clips", "--num-clips", "3", "--seed", "5")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0 and result.stdout == "wrote 3 clip(s) of 5120 ms to clips\n", result.stderr
     names = sorted(path.name for path in (tmp_path / "clips").iterdir())
     assert len(names) == 3
     for name in names:
@@ -167,6 +168,7 @@ def test_sample_clips_random_and_consecutive(run_riffnb, tmp_path):
     consecutive = run_riffnb("sample-clips", long_audio, "parts", "--consecutive", "--overlap-ms", "200",
                              "--mono", "--extension", "flac")
     assert consecutive.returncode == 0, consecutive.stderr
+    assert consecutive.stdout == "wrote 3 clip(s) of 5120 ms (the last 2160 ms) to parts\n"
     parts = sorted((tmp_path / "parts").iterdir(), key=lambda path: int(path.name.split("_")[1]))
     assert [part.name for part in parts] == [
         "clip_0_start_0_ms_duration_5120_ms.flac",
@@ -247,7 +249,7 @@ def test_an_interrupted_demo_removes_the_files_it_wrote(run_riffnb, tmp_path):
     result = interrupt_when(lambda: (folder / "text-to-music.json").exists(), tmp_path, "demo", folder,
                             "--n-iter", "2000")
     assert (result.returncode, result.stderr) == (130, INTERRUPTED)
-    assert "wrote" in result.stdout and snapshot(folder) == {}
+    assert "wrote" in result.stdout and not folder.exists()  # the run made it, so the run removes it
 
 
 def test_an_interrupted_overwrite_puts_back_the_previous_demo(run_riffnb, tmp_path):
@@ -343,7 +345,23 @@ def test_print_exif_of_a_non_image_and_of_an_image_without_tags(run_riffnb, tmp_
     assert_one_line_error(run_riffnb("print-exif", bad_inputs["text_png"]), "not an image file")
     Image.fromarray(np.zeros((512, 8), np.uint8)).save(tmp_path / "plain.png")
     result = run_riffnb("print-exif", "plain.png")
-    assert result.returncode == 0 and "no Riffusion EXIF tags" in result.stdout
+    assert result.returncode == 0
+    assert result.stdout == "plain.png: no Riffusion EXIF tags; it decodes with Riffusion's default parameters\n"
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("photo.png", "image is 300x200 with no spectrogram parameters in its EXIF, and Riffusion's images are 512 rows "
+                  "tall; pass --model with the model that drew it"),
+    ("rgba_png", "not a spectrogram image: it has an alpha channel"),
+])
+def test_print_exif_says_when_an_image_without_tags_does_not_decode(run_riffnb, tmp_path, bad_inputs, name, reason):
+    Image.fromarray(np.zeros((200, 300, 3), np.uint8)).save(tmp_path / "photo.png")
+    path = bad_inputs.get(name, name)
+    result = run_riffnb("print-exif", path)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith(f"{path}: no Riffusion EXIF tags, and image-to-audio cannot decode it as it is: ")
+    assert reason in result.stdout and result.stdout.count("\n") == 1
+    assert_one_line_error(run_riffnb("image-to-audio", path, "out.wav"), reason)
 
 
 def test_existing_output_is_refused_before_reading_the_input(run_riffnb, tmp_path, bad_inputs, music_wav):
@@ -367,7 +385,17 @@ def test_existing_output_is_refused_before_reading_the_input(run_riffnb, tmp_pat
         (["audio-to-image", "music.wav", "folder.png"], ["folder.png is a directory"]),
         (["image-to-audio", "any.png", "folder.png"], ["'folder.png'"]),
         (["image-to-audio", "any.png", "out.wav", "--algorithm", "magic"], ["--algorithm must be one of"]),
-        (["image-to-audio", "any.png", "out.wav", "--init", "psychic"], ["--init must be one of"]),
+        (["image-to-audio", "any.png", "out.wav", "--init", "psychic"], ["--init must be one of random, zeros, pghi"]),
+        (["image-to-audio", "any.png", "out.wav", "--init", "random", "--phase-seed", "-1"],
+         ["--phase-seed must be a whole number, 0 or more, got -1"]),
+        (["image-to-audio", "any.png", "out.wav", "--phase-seed", "3"],
+         ["--phase-seed has no effect with the default --init pghi", "add --init random, or drop --phase-seed"]),
+        (["image-to-audio", "any.png", "out.wav", "--init", "zeros", "--phase-seed", "3"],
+         ["--phase-seed has no effect with --init zeros"]),
+        (["demo", "new", "--init", "random", "--phase-seed", "-1"], ["--phase-seed must be a whole number"]),
+        (["demo", "new", "--prompt", " "], ["--prompt is empty (an unset shell variable?); say what to play"]),
+        (["audio-to-image", "music.wav", "out.png", "--model", "tiny", "--num-frequencies", "64", "--stereo"],
+         ["--model tiny sets every spectrogram parameter", "drop --stereo and --num-frequencies, or drop --model"]),
         (["sample-clips", "music.wav", "music.wav"], ["music.wav exists and is not a folder"]),
         (["sample-clips", "music.wav", "c", "--consecutive", "--overlap-ms", "6000"], ["--overlap-ms"]),
         (["demo", "music.wav"], ["music.wav exists and is not a folder"]),
@@ -378,4 +406,55 @@ def test_bad_arguments_give_one_line_errors(run_riffnb, tmp_path, music_wav, arg
     (tmp_path / "folder.png").mkdir()
     before = snapshot(tmp_path)
     assert_one_line_error(run_riffnb(*args), *fragments)
-    assert snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before and not (tmp_path / "new").exists()
+
+
+def test_phase_options_help_lists_what_riffnb_phase_takes(run_riffnb, tmp_path):
+    import inspect
+
+    from riffnb import cli, phase
+
+    # Written out in riffnb.cli to keep --help fast: they must be riffnb.phase's.
+    assert tuple(cli.PHASE_ALGORITHMS) == phase.ALGORITHMS and tuple(cli.PHASE_INITS) == phase.INITS
+    defaults = inspect.signature(phase.reconstruct_audio).parameters
+    assert cli.PHASE_DEFAULTS == {name: defaults[name].default for name in ("n_iter", "algorithm", "init")}
+    help_text = " ".join(run_riffnb("image-to-audio", "--help").stdout.split())
+    for fragment in ("--algorithm {gla,fgla}", "(default: fgla)", "--init {random,zeros,pghi}", "(default: pghi)",
+                     "0 or more (default: 16)", "seed of --init random"):
+        assert fragment in help_text
+
+    Image.fromarray(np.full((512, 40), 100, np.uint8)).save(tmp_path / "any.png")
+    result = run_riffnb("image-to-audio", "any.png", "out.wav", "--init", "PGHI", "--algorithm", "GLA", "--n-iter", "1")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_audio_to_image_with_a_models_parameters(run_riffnb, tmp_path, music_wav):
+    from riffnb.diffusion.loading import params_for
+
+    result = run_riffnb("audio-to-image", music_wav, "tiny.png", "--model", "tiny")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    tiny = params_for("tiny")
+    image = Image.open(tmp_path / "tiny.png")
+    assert params_from_image(image) == tiny and tiny.mel_scale_type == "semitone"  # which no flag offers
+    assert image.height == tiny.num_frequencies and f"wrote tiny.png: {image.width}x96 image" in result.stdout
+
+
+def test_sample_clips_reports_a_shorter_last_clip(run_riffnb, tmp_path):
+    save_audio(tmp_path / "twelve.wav", make_music(seconds=12.0), 44100)
+    result = run_riffnb("sample-clips", "twelve.wav", "parts", "--consecutive", "--duration-ms", "5000",
+                        "--overlap-ms", "1000")
+    assert result.returncode == 0 and result.stdout == "wrote 3 clip(s) of 5000 ms (the last 4000 ms) to parts\n"
+    last = sorted(path.name for path in (tmp_path / "parts").iterdir())[-1]
+    assert last == "clip_2_start_8000_ms_duration_4000_ms.wav"
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_an_interrupted_run_removes_only_the_folder_it_made(run_riffnb, tmp_path, existing):
+    save_audio(tmp_path / "long.wav", make_music(seconds=60.0), 44100)
+    clips = tmp_path / "clips"
+    if existing:
+        clips.mkdir()
+    result = interrupt_when(lambda: any(clips.glob("*.mp3")), tmp_path, "sample-clips", "long.wav", clips,
+                            "--num-clips", "30", "--extension", "mp3")
+    assert (result.returncode, result.stderr) == (130, INTERRUPTED)
+    assert clips.exists() == existing and snapshot(tmp_path / "clips") == {}

@@ -124,8 +124,14 @@ def unloadable(tmp_path):
 
 def test_settings_and_inputs_are_checked_before_the_model_loads(run_riffnb, inputs, unloadable):
     save_audio(inputs / "blip.wav", 0.1 * np.ones(320), 16000)
+    Image.fromarray(np.zeros((200, 300, 3), np.uint8)).save(inputs / "photo.png")
+    (inputs / "batch.json").write_text(json.dumps({"entries": [{"prompt": "a"}, {"prompt": "b", "seed": 2**63 - 1}]}))
     before = snapshot(inputs)
     model = ["--model", unloadable]
+    interpolate = ["interpolate", "--start-prompt", "a", "--end-prompt", "b", "-o", "out.wav", *model]
+    wrong_height = [f"photo.png: image is 300x200, but {unloadable}'s spectrograms are 64 rows tall",
+                    f"an image made for this model ('riffnb audio-to-image SONG.wav IMAGE.png --model {unloadable}')"]
+    empty = "is empty (an unset shell variable?); say what to play, e.g. 'funky jazz piano'"
     generate = ["generate", "jazz", "-o", "out.wav", *model]
     assert_one_line_error(run_riffnb(*generate), "unloadable is not a diffusers pipeline folder")
     for args, fragments in [
@@ -137,20 +143,56 @@ def test_settings_and_inputs_are_checked_before_the_model_loads(run_riffnb, inpu
         (["riff", "song.wav", "-o", "out.wav", "--prompt", "x", "--window-s", "0.01", *model],
          ["--window-s must be at least 0.200 s", "got 0.01"]),
         (["riff", "blip.wav", "-o", "out.wav", "--prompt", "x", *model], ["blip.wav: audio is 0.020 s long"]),
-        (["interpolate", "--start-prompt", "a", "--end-prompt", "b", "--steps", "0", "-o", "out.wav", *model],
-         ["steps must be a positive integer"]),
+        ([*interpolate, "--steps", "0"], ["steps must be a positive integer"]),
+        (["riff", "song.wav", "-o", "out.wav", "--prompt", "x", "--window-s", "nan", *model],
+         ["--window-s must be a number of seconds, got nan"]),
+        ([*interpolate, "--crossfade", "nan"], ["--crossfade must be a number of seconds, 0 or more, got nan"]),
+        # The default seed image is 512 columns at 50 a second: 10.22 s clips, which fade in and out.
+        ([*interpolate, "--crossfade", "6"], ["--crossfade 6 s is too long for clips of 10.22 s (each fades in and "
+                                              "out); use at most 5.11 s"]),
+        ([*interpolate, "--crossfade", "11", "--num-clips", "2"], ["clips of 10.22 s; use at most 10.22 s"]),
+        (["riff", "photo.png", "-o", "out.wav", "--prompt", "x", *model], wrong_height),
+        ([*interpolate, "--seed-image", "photo.png"], wrong_height),
+        (["generate", "", "-o", "out.wav", *model], [f"the prompt {empty}"]),
+        (["riff", "song.wav", "-o", "out.wav", "--prompt", "  ", *model], [f"--prompt {empty}"]),
+        (["interpolate", "--start-prompt", "", "--end-prompt", "b", "-o", "out.wav", *model],
+         [f"--start-prompt {empty}"]),
+        (["interpolate", "--start-prompt", "a", "--end-prompt", "\t", "-o", "out.wav", *model],
+         [f"--end-prompt {empty}"]),
+        (["batch", "batch.json", "out", "--num-seeds", "2", *model],
+         ["entries[1]: its 2 seeds from 9223372036854775807 would run to 9223372036854775808, past the largest seed",
+          "--num-seeds"]),
     ]:
         assert_one_line_error(run_riffnb(*args), *fragments)
-    assert snapshot(inputs) == before
+    assert snapshot(inputs) == before and not (inputs / "out").exists()
+
+
+def test_riffing_audio_shorter_than_a_window_riffs_it_whole(run_riffnb, inputs, tiny_pipeline_dir):
+    # A window far longer than the song would be padded with silence to more memory than there is.
+    result = run_riffnb("riff", "song.wav", "-o", "riffed.wav", "--prompt", "church bells", "--model",
+                        tiny_pipeline_dir, "--seed", "2", "--window-s", "1e9", "--overlap-s", "2", *FAST)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "1 window(s)" in result.stdout
+    original, rate = soundfile.read(inputs / "song.wav", always_2d=True)
+    riffed, riffed_rate = soundfile.read(inputs / "riffed.wav", always_2d=True)
+    assert riffed_rate == rate and riffed.shape == original.shape
+
+
+def test_an_image_made_with_a_models_parameters_riffs_with_it(run_riffnb, inputs, tiny_pipeline_dir):
+    made = run_riffnb("audio-to-image", "song.wav", "song.png", "--model", tiny_pipeline_dir)
+    assert made.returncode == 0, made.stderr
+    riffed = run_riffnb("riff", "song.png", "-o", "riffed.wav", "--prompt", "bells", "--model", tiny_pipeline_dir,
+                        *FAST)
+    assert riffed.returncode == 0 and "1 clip" in riffed.stdout, riffed.stderr
 
 
 def test_a_generation_that_fails_writes_nothing(run_riffnb, inputs, tiny_pipeline_dir):
     # Guidance this large turns the latents to NaN: no full-scale noise saved with exit status 0.
     before = snapshot(inputs)
-    result = run_riffnb("generate", "jazz", "-o", "blast.wav", "--image", "blast.png", "--guidance", "1e30",
+    result = run_riffnb("generate", "jazz", "-o", "new/blast.wav", "--image", "blast.png", "--guidance", "1e30",
                         "--width", "64", "--model", tiny_pipeline_dir, *FAST)
     assert_one_line_error(result, "generation failed", "NaN", "--dtype float32")
-    assert snapshot(inputs) == before
+    assert snapshot(inputs) == before and not (inputs / "new").exists()  # nor the folder it made for its output
 
 
 def test_an_output_that_cannot_be_written_takes_the_others_with_it(run_riffnb, inputs, tiny_pipeline_dir):

@@ -82,6 +82,10 @@ def test_lists_of_params_defaults_and_round_trip():
         ('{"entries": [{"seed": 1}]}', 'entries[0] needs a "prompt" string'),
         ('{"entries": [{"prompt": "a", "seed": -3}]}', "entries[0].seed must be a whole number"),
         ('{"entries": [{"prompt": "a", "seed": 1.5}]}', "entries[0].seed must be a whole number"),
+        ('{"entries": [{"prompt": "a", "seed": 9223372036854775808}]}',
+         "entries[0].seed must be a whole number from 0 to 2**63 - 1"),
+        # An unset shell variable in a generated file, say.
+        ('{"entries": [{"prompt": "a"}, {"prompt": " "}]}', 'entries[1].prompt is empty; say what to play'),
         ('{"entries": [{"prompt": "a", "negative_prompt": 7}]}', "entries[0].negative_prompt must be a string"),
         ('{"params": {"width": 500}, "entries": [{"prompt": "a"}]}',
          "params[0].width: width must be a positive multiple of 8 pixels, got 500; try 496 or 504"),
@@ -218,3 +222,12 @@ def test_an_unknown_audio_format_is_named(tiny_pipe, tmp_path):
     data = {"entries": [{"prompt": "a"}]}
     with pytest.raises(RiffnbError, match="cannot write audio with format 'xyz'; use one of .wav"):
         run_batch(data, tiny_pipe, output_dir=tmp_path, audio_format="xyz")
+
+
+def test_seeds_past_the_largest_are_refused_before_any_clip(tmp_path):
+    data = {"entries": [{"prompt": "a"}, {"prompt": "b", "seed": 2**63 - 2}]}
+    # No pipeline can load from here: the seeds are checked first.
+    with pytest.raises(BatchFormatError, match=r"entries\[1\]: its 3 seeds from 9223372036854775806 would run to "
+                                               r"9223372036854775808, past the largest seed"):
+        run_batch(data, tmp_path / "no-model", output_dir=tmp_path / "out", num_seeds=3)
+    assert not (tmp_path / "out").exists()

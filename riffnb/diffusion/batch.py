@@ -200,16 +200,40 @@ def _check_settings(params: BatchParams, model: T.Any, label: str) -> None:
 
 def _check_entry(item: T.Any, label: str, where: str) -> BatchEntry:
     _check_keys(item, _ENTRY_KEYS, label, where)
+    from .pipeline import check_seed
+
     prompt = item.get("prompt")
     if not isinstance(prompt, str):
         raise BatchFormatError(f"{where}: {label} needs a \"prompt\" string, got {prompt!r}")
+    if not prompt.strip():
+        raise BatchFormatError(f"{where}: {label}.prompt is empty; say what to play, e.g. \"funky jazz piano\"")
     seed = item.get("seed", DEFAULT_SEED)
-    if not _is_int(seed) or seed < 0:
-        raise BatchFormatError(f"{where}: {label}.seed must be a whole number >= 0, got {seed!r}")
+    try:
+        check_seed(seed)
+    except RiffnbError:
+        raise BatchFormatError(
+            f"{where}: {label}.seed must be a whole number from 0 to 2**63 - 1, got {seed!r}"
+        ) from None
     negative = item.get("negative_prompt")
     if negative is not None and not isinstance(negative, str):
         raise BatchFormatError(f"{where}: {label}.negative_prompt must be a string, got {negative!r}")
     return BatchEntry(prompt, seed, negative or None)
+
+
+def _check_seed_ranges(batch: Batch, num_seeds: int) -> None:
+    """Refuse an entry whose ``num_seeds`` seeds, counting up from its own, go past the largest seed: found before
+    any clip is made, not when the first seed too large comes up."""
+    from .pipeline import check_seed
+
+    for index, entry in enumerate(batch.entries):
+        last = entry.seed + num_seeds - 1
+        try:
+            check_seed(last)
+        except RiffnbError:
+            raise BatchFormatError(
+                f"entries[{index}]: its {num_seeds} seeds from {entry.seed} would run to {last}, past the largest "
+                "seed, 2**63 - 1; lower its seed or the seeds per entry (--num-seeds)"
+            ) from None
 
 
 def _scheduler(name: str, where: str) -> str:
@@ -287,6 +311,7 @@ def run_batch(
         batch = load_batch(batch)
     if not _is_int(num_seeds) or num_seeds < 1:
         raise RiffnbError(f"num_seeds must be a whole number >= 1, got {num_seeds!r}")
+    _check_seed_ranges(batch, num_seeds)
     names = output_names(batch, num_seeds)
     if output_dir is not None:
         output_dir = os.fspath(output_dir)

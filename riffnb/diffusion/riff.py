@@ -407,15 +407,26 @@ AUDIO_TO_AUDIO_STRENGTH = 0.55
 
 
 def check_windows(
-    window_s: T.Any, overlap_s: T.Any, params: "SpectrogramParams", names: tuple[str, str] = ("window_s", "overlap_s")
-) -> None:
-    """Raise unless audio-to-audio can cut windows of ``window_s`` seconds overlapping by ``overlap_s``: a window
-    must hold one STFT frame at ``params`` (as :func:`riffnb.spectrogram.prepare_audio` requires of any audio).
+    window_s: T.Any,
+    overlap_s: T.Any,
+    params: "SpectrogramParams",
+    names: tuple[str, str] = ("window_s", "overlap_s"),
+    duration_s: float | None = None,
+) -> tuple[float, float]:
+    """The window and overlap audio-to-audio cuts ``duration_s`` seconds of audio into, from ``window_s`` seconds
+    overlapping by ``overlap_s``; raise unless a window holds one STFT frame at ``params`` (as
+    :func:`riffnb.spectrogram.prepare_audio` requires of any audio) and the overlap is shorter than a window.
     ``names`` name the two settings in the message (the command line's flags there).
+
+    A window longer than the audio becomes the audio's length, with no overlap: a song shorter than a window is
+    riffed whole, as one image as wide as the song, instead of padded with silence to the window's width (which,
+    for a window far longer than the song, would not fit in memory).
 
     Examples
     --------
     >>> from riffnb.params import SpectrogramParams
+    >>> check_windows(5.0, 0.2, SpectrogramParams(), duration_s=3.0)
+    (3.0, 0.0)
     >>> check_windows(0.01, 0.0, SpectrogramParams(), names=("--window-s", "--overlap-s"))
     Traceback (most recent call last):
     ...
@@ -437,6 +448,9 @@ def check_windows(
         raise RiffnbError(
             f"{overlap_name} must be 0 or more and less than {window_name} ({window_s:g} s), got {overlap_s:g}"
         )
+    if duration_s is not None and window_s >= duration_s:
+        return float(duration_s), 0.0
+    return float(window_s), float(overlap_s)
 
 
 @dataclasses.dataclass
@@ -477,7 +491,8 @@ def riff_audio(
     callback: T.Callable[[int, int, "Clip"], T.Any] | None = None,
 ) -> RiffedAudio:
     """Riff a whole song, as Riffusion's audio-to-audio page does: cut it into ``window_s`` windows overlapping by
-    ``overlap_s``, riff each (same prompt and seed), and crossfade the results back together.
+    ``overlap_s``, riff each (same prompt and seed), and crossfade the results back together. A song shorter than
+    a window is riffed whole (:func:`check_windows`).
 
     The result is exactly as long as the input (at the model's sample rate). Each window's riff keeps the level of
     its source window, and the joined song is levelled once at the end, so loud and quiet passages stay so.
@@ -504,12 +519,13 @@ def riff_audio(
     from ..spectrogram import prepare_audio
     from .pipeline import check_seed, random_seed
 
-    check_windows(window_s, overlap_s, pipe.params)
+    check_windows(window_s, overlap_s, pipe.params)  # before a long song is read
     if isinstance(audio, (str, os.PathLike)):
         audio = load_audio(audio)
     if not (isinstance(audio, tuple) and len(audio) == 2):
         raise RiffnbError("pass the audio as a file path or (samples, sample_rate), e.g. riffnb.load_audio(path)")
     samples, sample_rate = prepare_audio(audio[0], int(audio[1]), pipe.params), pipe.params.sample_rate
+    window_s, overlap_s = check_windows(window_s, overlap_s, pipe.params, duration_s=samples.shape[-1] / sample_rate)
     seed = random_seed() if seed is None else check_seed(seed)
     start = PromptInput(prompt, seed, denoising=strength, guidance=guidance, negative_prompt=negative_prompt)
     end = end if end is not None else start
