@@ -310,6 +310,14 @@ def print_speed(results: dict) -> None:
           f"{results['seconds_per_clip_over_machine_unit']:.0f} of them", flush=True)
 
 
+def speed_and_memory(pipe, settings: dict, args: argparse.Namespace, results: dict) -> None:
+    """Time the model (:func:`speed`) and, unless ``--skip-memory``, measure a fresh process's peak; print both."""
+    results.update(speed(pipe, settings, args.repeats))
+    print_speed(results)
+    if not args.skip_memory:
+        measure_memory(args.model, results)
+
+
 def measure_memory(model: str, results: dict) -> None:
     results["peak_memory_mb"] = peak_memory_mb(model)
     results["target_peak_memory_mb"] = MEMORY_TARGET_MB
@@ -404,10 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     results["settings"] = settings
 
     if args.speed_only:
-        results.update(speed(pipe, settings, args.repeats))
-        print_speed(results)
-        if not args.skip_memory:
-            measure_memory(args.model, results)
+        speed_and_memory(pipe, settings, args, results)
         if args.json:
             write_json(args.json, results)
         return 0
@@ -506,10 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"instrument judge on held-out solo clips, rendered / rebuilt from the image / after the VAE round trip: "
           f"{results['vae_instrument_accuracy']}", flush=True)
 
-    results.update(speed(pipe, settings, args.repeats))
-    print_speed(results)
-    if not args.skip_memory:
-        measure_memory(args.model, results)
+    speed_and_memory(pipe, settings, args, results)
     if args.json:
         write_json(args.json, results)
     if args.listen is not None:
