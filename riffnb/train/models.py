@@ -10,7 +10,7 @@ Same classes as riffusion-model-v1, so the same diffusers code path loads and ru
 - :class:`~transformers.CLIPTextModel`: 2 layers of width 128 over the word-level vocabulary of
   :mod:`riffnb.train.tokenizer`.
 - :class:`~diffusers.UNet2DConditionModel`: three levels; cross-attention to the text only at the two coarser
-  levels (8x16 and 4x8 latents for a 5.12 s clip), where it is cheap.
+  levels (6x16 and 3x8 latents for a 5.12 s clip of 96 bands), where it is cheap.
 - :class:`~diffusers.DDPMScheduler` for training: Stable Diffusion's scaled-linear betas, v-prediction (which
   samples better in few steps than epsilon-prediction), "trailing" timestep spacing for the samplers built from it.
 
@@ -86,7 +86,7 @@ def make_text_encoder(vocab_size: int, sizes: ModelSizes = FULL, bos: int = 0, e
     return CLIPTextModel(config)
 
 
-def make_unet(sizes: ModelSizes = FULL, latent_size: tuple[int, int] = (16, 32)) -> "UNet2DConditionModel":
+def make_unet(sizes: ModelSizes = FULL, latent_size: tuple[int, int] = (12, 32)) -> "UNet2DConditionModel":
     """A fresh :class:`~diffusers.UNet2DConditionModel` over ``latent_channels`` latents, attending to the text."""
     from diffusers import UNet2DConditionModel
 
