@@ -17,7 +17,8 @@ Usage::
 
     python benchmarks/eval_tiny.py                       # the shipped model, riffnb/models/tiny
     python benchmarks/eval_tiny.py --model /work/checkpoints/tiny/pipeline --clips-per-instrument 8 --json out.json
-    python benchmarks/eval_tiny.py --listen listen/       # also keep every judged clip, with a page to hear them
+    python benchmarks/eval_tiny.py --listen listen/       # also keep every judged clip (and its corpus clip), with a
+                                                          # page to hear them
     python benchmarks/eval_tiny.py --model candidate/ --tuning-only   # only the tuning, in a few minutes
     python benchmarks/eval_tiny.py --speed-only           # only seconds per clip and peak memory, in a minute
 
@@ -25,8 +26,10 @@ Speed is prompt to finished audio (phase reconstruction included, model already 
 the model's default steps, scheduler, guidance and width (its riffnb.json), the median of ``--repeats`` clips,
 printed against the target (2 s per clip) and against a baseline timed alternately in the same run: diffusers' own
 ``StableDiffusionPipeline.__call__`` on the same components and settings, then the same ``image_to_audio``
-(``bench_diffusion.diffusers_clip``), so that numbers from a busy machine stay comparable. Also as a multiple of a
-fixed torch workload (the machine unit). Peak memory is the maximum resident set size of a fresh process that loads
+(``bench_diffusion.diffusers_clip``), so that numbers from a busy machine stay comparable. The model runs on its
+own thread count (its riffnb.json's ``cpu_threads``, unless ``--threads``); where that differs from torch's default,
+the same clips are timed at torch's default too, in turn with the others. Also as a multiple of a fixed torch
+workload (the machine unit). Peak memory is the maximum resident set size of a fresh process that loads
 the model and makes one clip at its defaults (target 1 GB).
 
 The full evaluation needs basic-pitch's model and onnxruntime (the outside ear of ``notes_heard``), which
@@ -57,9 +60,10 @@ from riffnb.train.captions import HELD_OUT_FRAMES, INSTRUMENT_WORDS, STYLE_WORDS
 from riffnb.train.corpus import CLIP_SECONDS, corpus_specs, load_corpus, render_spec  # noqa: E402
 from riffnb.train.evaluate import (  # noqa: E402
     Judged,
-    autoencoder_round_trip,
     audio_features,
+    autoencoder_round_trip,
     check_new_folder,
+    corpus_clip_as_drawn,
     in_tune_fraction,
     notes_heard,
     solo_specs,
@@ -199,29 +203,30 @@ def vae_instrument_accuracy(pipe, judge, skip: int, per_instrument: int = 6) -> 
             "after_round_trip": accuracy(map(rebuilt, autoencoder_round_trip(pipe, images)))}
 
 
-def corpus_reference(pipe, specs: list[ClipSpec]) -> dict:
-    """The noise checks on corpus clips: spectral flatness as rendered and after the model's image and phase
-    reconstruction, and notes heard (per lead) as rendered, rebuilt, and rebuilt after the autoencoder's round trip.
+def corpus_reference(pipe, prompts: list[tuple[str, ClipSpec]]) -> tuple[dict, list]:
+    """The noise checks on the prompts' corpus clips: spectral flatness as rendered and after the model's image and
+    phase reconstruction, and notes heard (per lead) as rendered, rebuilt, and rebuilt after the autoencoder's round
+    trip. Also returns the rebuilt clips (:func:`corpus_clip_as_drawn`), one per prompt, for the listening sheet.
 
     Rebuilt is what a perfect model's clips would measure: Griffin-Lim's phase is not the original's, and a little
     smearing makes any reconstructed sound somewhat flatter. Through the autoencoder is the best the model's own
     decoder can draw.
     """
-    from riffnb.spectrogram import image_from_audio
-
     rate = pipe.params.sample_rate
     flatness: dict[str, list[float]] = {"rendered": [], "rebuilt": []}
     notes: dict[str, dict[str, list[float]]] = {"rendered": {}, "rebuilt": {}, "autoencoder": {}}
-    for spec in solo_specs(specs):
+    drawn_clips = []
+    for (prompt, _), spec in zip(prompts, solo_specs(spec for _, spec in prompts)):
         samples = render_spec(spec, pipe.params)
-        image = image_from_audio(samples, rate, pipe.params)
-        decoded = autoencoder_round_trip(pipe, np.asarray(image.convert("L"))[None])[0]
-        stages = {"rendered": samples, "rebuilt": pipe.image_to_audio(image)[0],
+        drawn = corpus_clip_as_drawn(pipe, spec, prompt)
+        decoded = autoencoder_round_trip(pipe, np.asarray(drawn.image.convert("L"))[None])[0]
+        stages = {"rendered": samples, "rebuilt": drawn.samples,
                   "autoencoder": pipe.image_to_audio(image_of(decoded))[0]}
         for stage, clip in stages.items():
             notes[stage].setdefault(spec.lead, []).append(notes_heard(clip, rate))
         flatness["rendered"].append(spectral_flatness(samples))
         flatness["rebuilt"].append(spectral_flatness(stages["rebuilt"]))
+        drawn_clips.append(drawn)
     noise = np.random.default_rng(0).uniform(-0.5, 0.5, int(CLIP_SECONDS * rate))
     return {
         "flatness": {"corpus_rendered": float(np.median(flatness["rendered"])),
@@ -230,7 +235,7 @@ def corpus_reference(pipe, specs: list[ClipSpec]) -> dict:
                      "white_noise": spectral_flatness(noise)},
         "notes_heard": {**{f"corpus_{stage}": medians(by_lead) for stage, by_lead in notes.items()},
                         "white_noise": notes_heard(noise, rate)},
-    }
+    }, drawn_clips
 
 
 def medians(by_lead: dict[str, list[float]]) -> dict[str, float]:
@@ -275,28 +280,52 @@ def tuning(pipe, settings: dict, clips_per_lead: int = 12, strengths: T.Sequence
     return {"clips": len(prompts), **{stage: float(np.nanmedian(column)) for stage, column in values.items()}}
 
 
-def speed(pipe, settings: dict, repeats: int = 5) -> dict:
+def speed(pipe, settings: dict, repeats: int = 5, torch_default_threads: int | None = None) -> dict:
     """Seconds per clip of ``pipe.text_to_audio`` at ``settings`` (median of ``repeats``, after a warm-up), with the
-    target, the same run's diffusers baseline timed alternately with it, and the machine unit."""
+    target, the same run's diffusers baseline timed alternately with it, and the machine unit. With
+    ``torch_default_threads`` other than the threads the model runs with (``load_pipeline(threads=...)``), the
+    same clips are also timed, in turn with the others, at that many threads: what the model's own thread count
+    saves."""
     import itertools
+
+    import torch
 
     from bench_diffusion import diffusers_clip, time_alternately
     from riffnb.diffusion import steps
 
+    threads = torch.get_num_threads()
+
+    def at_default_threads(seed: int) -> None:
+        torch.set_num_threads(torch_default_threads)
+        try:
+            pipe.text_to_audio(SEED_PROMPT, seed=seed, **settings)
+        finally:
+            torch.set_num_threads(threads)
+
     embeddings = steps.encode_prompt(pipe, SEED_PROMPT)
     clip = pipe.text_to_audio(SEED_PROMPT, seed=0, **settings)  # warm-up: numba kernels, first-call allocations
     diffusers_clip(pipe, embeddings, seed=0, **settings)
-    ours, theirs = itertools.count(), itertools.count()
-    times = time_alternately({
+    ours, theirs, defaults = itertools.count(), itertools.count(), itertools.count()
+    functions = {
         "riffnb": lambda: pipe.text_to_audio(SEED_PROMPT, seed=next(ours), **settings),
         "diffusers": lambda: diffusers_clip(pipe, embeddings, seed=next(theirs), **settings),
-    }, repeats)
+    }
+    if torch_default_threads not in (None, threads):
+        functions["torch's default threads"] = lambda: at_default_threads(next(defaults))
+    times = time_alternately(functions, repeats)
     seconds, baseline = statistics.median(times["riffnb"]), statistics.median(times["diffusers"])
     unit = machine_unit()
-    return {"seconds_per_clip": seconds, "clip_seconds": clip.duration, "timed_clips": repeats,
-            "target_seconds_per_clip": SPEED_TARGET_S, "seconds_per_clip_over_target": seconds / SPEED_TARGET_S,
-            "diffusers_seconds_per_clip": baseline, "seconds_per_clip_over_diffusers": seconds / baseline,
-            "seconds_per_clip_over_machine_unit": seconds / unit, "machine_unit_s": unit}
+    results = {"seconds_per_clip": seconds, "clip_seconds": clip.duration, "timed_clips": repeats,
+               "threads": threads, "target_seconds_per_clip": SPEED_TARGET_S,
+               "seconds_per_clip_over_target": seconds / SPEED_TARGET_S, "diffusers_seconds_per_clip": baseline,
+               "seconds_per_clip_over_diffusers": seconds / baseline,
+               "seconds_per_clip_over_machine_unit": seconds / unit, "machine_unit_s": unit}
+    if "torch's default threads" in times:
+        at_default = statistics.median(times["torch's default threads"])
+        results.update({"torch_default_threads": torch_default_threads,
+                        "seconds_per_clip_at_torch_default_threads": at_default,
+                        "seconds_per_clip_over_torch_default_threads": seconds / at_default})
+    return results
 
 
 def print_speed(results: dict) -> None:
@@ -306,13 +335,19 @@ def print_speed(results: dict) -> None:
     print(f"  baseline, same run: diffusers' StableDiffusionPipeline call on the same components and settings + the "
           f"same image_to_audio: {results['diffusers_seconds_per_clip']:.2f} s; riffnb / diffusers "
           f"{results['seconds_per_clip_over_diffusers']:.2f}x")
+    if "torch_default_threads" in results:
+        print(f"  the same clips at torch's default {results['torch_default_threads']} threads instead of the model's "
+              f"{results['threads']}, same run: {results['seconds_per_clip_at_torch_default_threads']:.2f} s; "
+              f"{results['threads']} / {results['torch_default_threads']} threads "
+              f"{results['seconds_per_clip_over_torch_default_threads']:.2f}x")
     print(f"  machine unit (a fixed torch workload, same run) {results['machine_unit_s'] * 1000:.0f} ms: a clip is "
           f"{results['seconds_per_clip_over_machine_unit']:.0f} of them", flush=True)
 
 
-def speed_and_memory(pipe, settings: dict, args: argparse.Namespace, results: dict) -> None:
+def speed_and_memory(pipe, settings: dict, args: argparse.Namespace, results: dict,
+                     torch_default_threads: int | None = None) -> None:
     """Time the model (:func:`speed`) and, unless ``--skip-memory``, measure a fresh process's peak; print both."""
-    results.update(speed(pipe, settings, args.repeats))
+    results.update(speed(pipe, settings, args.repeats, torch_default_threads))
     print_speed(results)
     if not args.skip_memory:
         measure_memory(args.model, results)
@@ -345,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=None, help="a rendered corpus folder for the VAE error")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here (a new file)")
     parser.add_argument("--overwrite", action="store_true", help="let --json replace an existing file")
-    parser.add_argument("--threads", type=positive_int, default=2, help="torch threads (default: %(default)s)")
+    parser.add_argument("--threads", type=positive_int, help="torch threads (default: the model's own, its "
+                        "riffnb.json's cpu_threads, 1 for tiny; else torch's)")
     parser.add_argument("--skip-memory", action="store_true", help="skip the fresh-process peak memory measurement")
     parser.add_argument("--repeats", type=positive_int, default=5,
                         help="timed clips for the speed, each alternated with the diffusers baseline (default: "
@@ -389,10 +425,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import riffnb
 
-    torch.set_num_threads(args.threads)
+    torch_default_threads = torch.get_num_threads()
     results: dict = {"model": args.model}
     try:
-        pipe = riffnb.load_pipeline(args.model, device="cpu")
+        pipe = riffnb.load_pipeline(args.model, device="cpu", threads=args.threads)
     except RiffnbError as error:
         parser.error(f"--model: {error}")
     pipe.pipeline.set_progress_bar_config(disable=True)
@@ -412,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     results["settings"] = settings
 
     if args.speed_only:
-        speed_and_memory(pipe, settings, args, results)
+        speed_and_memory(pipe, settings, args, results, torch_default_threads)
         if args.json:
             write_json(args.json, results)
         return 0
@@ -461,7 +497,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:16s} {row}")
 
     # Does it sound like noise? Not a substitute for listening (--listen), but a number that would catch it.
-    references = corpus_reference(pipe, [spec for _, spec in prompts])
+    references, drawn_clips = corpus_reference(pipe, prompts)
+    for row, drawn in zip(heard, drawn_clips, strict=True):
+        row.corpus_clip = drawn
     reference = references["flatness"]
     noise_like = sum(value > reference["corpus_reconstructed_max"] for value in flatness)
     results["spectral_flatness"] = {"generated": float(np.median(flatness)), **reference,
@@ -511,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"instrument judge on held-out solo clips, rendered / rebuilt from the image / after the VAE round trip: "
           f"{results['vae_instrument_accuracy']}", flush=True)
 
-    speed_and_memory(pipe, settings, args, results)
+    speed_and_memory(pipe, settings, args, results, torch_default_threads)
     if args.json:
         write_json(args.json, results)
     if args.listen is not None:

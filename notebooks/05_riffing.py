@@ -73,10 +73,6 @@ from riffnb.plot import compare, plot_image, plot_waveform
 from riffnb.spectrogram import image_from_audio
 from riffnb.synth import render
 
-# riffnb's embedded model is small: on a CPU one thread runs it about as fast as two, and where the CPU is shared
-# (Colab, Binder, a busy laptop) extra threads mostly wait for each other, many times slower.
-torch.set_num_threads(1)
-
 
 def show(fig):
     """Display a figure made here with pyplot once (closed, so that the inline backend does not draw it again)."""

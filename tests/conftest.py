@@ -125,3 +125,13 @@ def tiny_pipe(tiny_pipeline_dir):
     pipe = riffnb.load_pipeline(tiny_pipeline_dir, device="cpu")
     pipe.pipeline.set_progress_bar_config(disable=True)
     return pipe
+
+
+@pytest.fixture
+def torch_threads():
+    """torch's thread count before the test, put back after it (load_pipeline sets it for the whole process)."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield before
+    torch.set_num_threads(before)

@@ -538,3 +538,30 @@ def test_shipped_tokenizer_loads_with_transformers_4_too():
     assert json.loads((folder / "vocab.json").read_text()) == fast["vocab"]
     merges = (folder / "merges.txt").read_text().splitlines()
     assert merges[0].startswith("#version") and [line.split() for line in merges[1:]] == fast["merges"]
+
+
+def test_on_a_cpu_torch_runs_with_the_models_own_thread_count(tiny_pipeline_dir, tmp_path, torch_threads):
+    assert loading.read_cpu_threads(loading.shipped_model_folder("tiny")) == 1
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "one-thread")
+    (folder / loading.SETTINGS_FILE).write_text(json.dumps({loading.CPU_THREADS_KEY: 1}))
+    torch.set_num_threads(2)
+    riffnb.load_pipeline(folder, device="cpu")
+    assert torch.get_num_threads() == 1
+    riffnb.load_pipeline(folder, device="cpu", threads=2)  # the caller's number wins
+    assert torch.get_num_threads() == 2
+    riffnb.load_pipeline(tiny_pipeline_dir, device="cpu")  # a model that does not say leaves torch's setting
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, "2", True])
+def test_a_thread_count_that_is_not_a_positive_whole_number_is_refused_before_loading(threads, torch_threads):
+    with pytest.raises(RiffnbError, match=f"threads must be a positive integer, got {threads!r}"):
+        riffnb.load_pipeline("no/such-model-is-looked-up", device="cpu", threads=threads)
+
+
+@pytest.mark.parametrize("threads", [0, "one", 2.0, False])
+def test_a_bad_cpu_threads_in_riffnb_json_is_one_line(tiny_pipeline_dir, tmp_path, threads, torch_threads):
+    folder = copy_pipeline(tiny_pipeline_dir, tmp_path / "bad-threads")
+    (folder / loading.SETTINGS_FILE).write_text(json.dumps({loading.CPU_THREADS_KEY: threads}))
+    with pytest.raises(NotAPipelineError, match="cpu_threads must be a whole number, 1 or more"):
+        riffnb.load_pipeline(folder, device="cpu")

@@ -66,7 +66,7 @@ def smoke_run(tmp_path_factory) -> Path:
     return workdir
 
 
-def test_smoke_training_writes_a_loadable_pipeline(smoke_run):
+def test_smoke_training_writes_a_loadable_pipeline(smoke_run, torch_threads):
     import riffnb
 
     folder = smoke_run / "pipeline"
@@ -77,6 +77,7 @@ def test_smoke_training_writes_a_loadable_pipeline(smoke_run):
     assert settings["spectrogram_params"] == dataclasses.asdict(TINY_PARAMS)
     assert settings["training"]["phase"] == "done" and settings["training"]["step"] == 4
     assert settings["training"]["unet_steps_done"] == 4 and settings["training"]["decoder_steps_done"] == 3
+    assert settings["cpu_threads"] == 1
     pipe = riffnb.load_pipeline(folder, device="cpu")
     assert pipe.params.sample_rate == 22050 and pipe.params.step_size_ms == 20
     assert pipe.pipeline.scheduler.config.timestep_spacing == "trailing"

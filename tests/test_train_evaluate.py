@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from riffnb.train.evaluate import (
     Judged,
     SoftmaxClassifier,
     audio_features,
+    corpus_clip_as_drawn,
     image_features,
     solo_specs,
     write_listening_sheet,
@@ -57,7 +59,10 @@ def test_classifier_tells_instruments_apart_on_held_out_clips():
 def test_listening_sheet_keeps_every_clip_playable_beside_its_verdict(tiny_pipe, tmp_path):
     clips = [tiny_pipe.text_to_audio(prompt, seed=seed, steps=2, width=64)
              for prompt, seed in (("a flute <solo>", 3), ("slow piano", 4))]
-    rows = [Judged(clips[0], "instrument", "flute", "flute"), Judged(clips[1], "tempo", "slow", "fast")]
+    spec = dataclasses.replace(solo_specs(corpus_specs("eval", 1))[0], instruments=("flute",))
+    flute = corpus_clip_as_drawn(tiny_pipe, spec, "a flute <solo>")
+    rows = [Judged(clips[0], "instrument", "flute", "flute", corpus_clip=flute),
+            Judged(clips[1], "tempo", "slow", "fast")]
     folder = tmp_path / "listen"
     page = write_listening_sheet(folder, rows, title="two clips")
 
@@ -66,11 +71,16 @@ def test_listening_sheet_keeps_every_clip_playable_beside_its_verdict(tiny_pipe,
     assert tuple(records[0]) == LISTENING_COLUMNS
     assert [(r["prompt"], r["seed"], r["asked"], r["judged"], r["heard"]) for r in records] == [
         ("a flute <solo>", "3", "flute", "flute", ""), ("slow piano", "4", "slow", "fast", "")]
+    assert records[0]["corpus_file"] == records[0]["file"].replace(".wav", "_corpus.wav")
+    assert records[1]["corpus_file"] == ""
     text = page.read_text(encoding="utf-8")
-    for record, clip in zip(records, clips):
-        samples, rate = soundfile.read(folder / record["file"], always_2d=True)
+    for file, clip in [(r["file"], c) for r, c in zip(records, clips)] + [(records[0]["corpus_file"], flute)]:
+        samples, rate = soundfile.read(folder / file, always_2d=True)
         assert rate == clip.sample_rate and samples.shape[0] == clip.samples.shape[-1]
-        assert f'src="{record["file"]}"' in text and (folder / record["file"]).with_suffix(".png").is_file()
+        assert f'src="{file}"' in text and (folder / file).with_suffix(".png").is_file()
+    assert text.count("<audio") == 3
+    settings = json.loads((folder / records[0]["corpus_file"]).with_suffix(".json").read_text())
+    assert settings["mode"] == "corpus clip" and settings["spec"]["instruments"] == ["flute"]
     assert "a flute &lt;solo&gt;" in text and text.count('class="miss"') == 1  # only the judge's disagreement
     (tmp_path / "plain").mkdir()
     assert folder.stat().st_mode == (tmp_path / "plain").stat().st_mode  # not private, as mkdtemp would make it

@@ -690,6 +690,25 @@ def read_defaults(folder: Path) -> SamplingDefaults:
         raise NotAPipelineError(f"{path} is not valid riffnb settings ({error}); fix or delete it") from None
 
 
+#: The entry of a model folder's ``riffnb.json`` naming how many threads torch should run it with on a CPU.
+CPU_THREADS_KEY = "cpu_threads"
+
+
+def read_cpu_threads(folder: Path) -> int | None:
+    """The number of torch threads the model in ``folder`` runs fastest with on a CPU (``riffnb.json``'s
+    ``cpu_threads``), or None if it does not say (then torch's own setting stays)."""
+    path = folder / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    try:
+        threads = json.loads(path.read_text()).get(CPU_THREADS_KEY)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"{CPU_THREADS_KEY} must be a whole number, 1 or more, got {threads!r}")
+        return threads
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, ValueError) as error:
+        raise NotAPipelineError(f"{path} is not valid riffnb settings ({error}); fix or delete it") from None
+
+
 def read_limits(folder: Path) -> ModelLimits:
     """The limits of the model in ``folder``, from its VAE's and its scheduler's configs (Stable Diffusion's for
     whatever they do not say), without loading weights: the VAE factor as diffusers computes it."""
@@ -826,6 +845,7 @@ def load_pipeline(
     local_files_only: bool = False,
     compile: bool = False,
     check_memory: bool = True,
+    threads: int | None = None,
 ) -> "RiffusionPipeline":
     """Load a text-to-spectrogram Stable Diffusion model as a :class:`~riffnb.diffusion.pipeline.RiffusionPipeline`.
 
@@ -852,6 +872,11 @@ def load_pipeline(
         Refuse a ``dtype`` whose converted weights need more than the free memory (:func:`check_memory_for`),
         which would stall the machine or end the kernel: Riffusion's model in bfloat16 on a 2 GB Binder machine.
         False loads them anyway.
+    threads
+        On a CPU, the number of threads torch runs with, set for the whole process (``torch.set_num_threads``).
+        None takes the model's own number (its ``riffnb.json``'s ``cpu_threads``: 1 for the shipped tiny model,
+        whose small tensors a second thread barely speeds up, while waking it up for each of the model's many small
+        operations can double the time of a clip) and otherwise leaves torch's setting as it is. Ignored on a GPU.
 
     Examples
     --------
@@ -862,6 +887,10 @@ def load_pipeline(
 
     chosen_device = choose_device(device)
     chosen_dtype = choose_dtype(chosen_device, dtype)
+    if threads is not None:
+        from ..stft import positive_int
+
+        threads = positive_int("threads", threads)
     hub_options = {"revision": revision, "token": token, "allow_pickle": allow_pickle,
                    "local_files_only": local_files_only}
     if model is None:
@@ -871,6 +900,8 @@ def load_pipeline(
     check_pipeline_folder(folder, allow_pickle=allow_pickle)
     model_params = params if params is not None else read_params(folder)
     model_defaults = read_defaults(folder)
+    if threads is None and chosen_device.type == "cpu":
+        threads = read_cpu_threads(folder)
     if check_memory:
         check_memory_for(folder, os.fspath(model), chosen_dtype)
 
@@ -899,8 +930,10 @@ def load_pipeline(
                 f"{folder} could not be loaded as a Stable Diffusion pipeline ({detail}); re-save or re-download it"
             ) from None
         pipeline = pipeline.to(chosen_device)
-    if compile:
-        import torch
+    import torch
 
+    if threads is not None and chosen_device.type == "cpu":
+        torch.set_num_threads(threads)
+    if compile:
         pipeline.unet = torch.compile(pipeline.unet)
     return RiffusionPipeline(pipeline, params=model_params, model=os.fspath(model), defaults=model_defaults)

@@ -332,10 +332,34 @@ class Judged:
     question: str  # "instrument", "tempo", ...
     asked: str
     judged: str
+    corpus_clip: T.Any = None  # the prompt's own corpus clip, as a listener should hear it (corpus_clip_as_drawn)
 
 
 #: Columns of ``listening.csv``; a listener fills in ``heard`` and ``notes``.
-LISTENING_COLUMNS = ("file", "question", "prompt", "seed", "asked", "judged", "heard", "notes")
+LISTENING_COLUMNS = ("file", "corpus_file", "question", "prompt", "seed", "asked", "judged", "heard", "notes")
+
+
+def corpus_clip_as_drawn(pipe, spec: ClipSpec, prompt: str):
+    """The corpus clip ``spec`` describes, as ``pipe`` would play it had it drawn the clip's image exactly.
+
+    Rendered by the corpus's synthesizer, turned into ``pipe``'s spectrogram image and back through the same phase
+    reconstruction as every generated clip: what a perfect model would give for ``prompt``, so a listener can
+    tell what the model loses from what the image and phase reconstruction lose anyway. Returns a
+    :class:`~riffnb.diffusion.clip.Clip` (``mode="corpus clip"``, the spec in ``extra``).
+
+    Examples
+    --------
+    >>> reference = corpus_clip_as_drawn(pipe, spec, "a flute solo")      # doctest: +SKIP
+    >>> reference.save("flute-corpus")                                    # doctest: +SKIP
+    """
+    from ..diffusion.clip import Clip
+    from ..spectrogram import image_from_audio
+
+    rate = pipe.params.sample_rate
+    image = image_from_audio(render_spec(spec, pipe.params), rate, pipe.params)
+    samples, rate = pipe.image_to_audio(image)
+    return Clip(image=image, samples=samples, sample_rate=rate, seed=spec.seed, prompt=prompt, params=pipe.params,
+                mode="corpus clip", extra={"spec": dataclasses.asdict(spec)})
 
 
 def check_new_folder(folder: str | os.PathLike) -> None:
@@ -349,9 +373,10 @@ def write_listening_sheet(folder: str | os.PathLike, rows: T.Sequence[Judged], t
     """Save every clip of ``rows`` into a new ``folder`` with a page to listen to them and a sheet to fill in.
 
     The judges are classifiers on audio features; only a person can say whether a clip sounds like music and like
-    its prompt. ``folder`` gets each clip's WAV, spectrogram PNG and settings JSON (``Clip.save``), ``index.html``
-    (every clip playable beside its spectrogram, its prompt, what was asked and what the judge heard) and
-    ``listening.csv`` (one row per clip, with empty ``heard`` and ``notes`` columns for the listener).
+    its prompt. ``folder`` gets each clip's WAV, spectrogram PNG and settings JSON (``Clip.save``), and those of
+    its ``corpus_clip`` where a row has one (``NNN_..._corpus.wav``), ``index.html`` (every clip playable beside its
+    spectrogram, its prompt, what was asked, what the judge heard and its corpus clip) and ``listening.csv`` (one
+    row per clip, with empty ``heard`` and ``notes`` columns for the listener).
 
     ``folder`` must not exist yet or be empty: the files are written to a temporary folder beside it, which is
     renamed to ``folder`` only when everything is written, so a failure leaves nothing behind.
@@ -374,9 +399,13 @@ def write_listening_sheet(folder: str | os.PathLike, rows: T.Sequence[Judged], t
         for number, row in enumerate(rows):
             stem = re.sub(r"[^A-Za-z0-9]+", "_", f"{number:03d} {row.question} {row.asked}")
             row.clip.save(staging / f"{stem}.wav")
-            records.append({"file": f"{stem}.wav", "question": row.question, "prompt": row.clip.prompt,
-                            "seed": row.clip.seed, "asked": row.asked, "judged": row.judged, "heard": "",
-                            "notes": ""})
+            corpus_file = ""
+            if row.corpus_clip is not None:
+                corpus_file = f"{stem}_corpus.wav"
+                row.corpus_clip.save(staging / corpus_file)
+            records.append({"file": f"{stem}.wav", "corpus_file": corpus_file, "question": row.question,
+                            "prompt": row.clip.prompt, "seed": row.clip.seed, "asked": row.asked,
+                            "judged": row.judged, "heard": "", "notes": ""})
         with open(staging / "listening.csv", "w", newline="", encoding="utf-8") as file:
             writer = csv.DictWriter(file, fieldnames=LISTENING_COLUMNS)
             writer.writeheader()
@@ -402,24 +431,34 @@ def _listening_page(records: T.Sequence[dict], title: str) -> str:
         f"<h1>{escape(title or 'listening sheet')}</h1>",
         "<p>Listen to each clip: does it sound like music, and like its prompt? Write what you hear in the "
         "<code>heard</code> column of <code>listening.csv</code>. Rows where the judge disagreed with the prompt "
-        "are shaded.</p>",
+        "are shaded. Where a row has a corpus clip, it is the music the prompt describes as the training corpus "
+        "plays it, drawn into the model's image and brought back through the same phase reconstruction: what a "
+        "perfect model would give, so what it lacks is lost to the image, not to the model.</p>",
         "<table>",
-        "<tr><th>#</th><th>question</th><th>prompt</th><th>seed</th><th>asked</th><th>judged</th><th>audio</th>"
-        "<th>spectrogram</th></tr>",
+        "<tr><th>#</th><th>question</th><th>prompt</th><th>seed</th><th>asked</th><th>judged</th>"
+        "<th>generated</th><th>spectrogram</th><th>corpus clip</th><th>spectrogram</th></tr>",
     ]
+
+    def player(file: str, what: str) -> str:
+        if not file:
+            return "<td></td><td></td>"
+        image = file[: -len(".wav")] + ".png"
+        return (f'<td><audio controls preload="none" src="{escape(file)}"></audio></td>'
+                f'<td><img src="{escape(image)}" alt="spectrogram of {escape(what)}"></td>')
+
     for number, record in enumerate(records):
-        image = record["file"][: -len(".wav")] + ".png"
         shade = "" if record["asked"] == record["judged"] else ' class="miss"'
         lines.append(
             f"<tr{shade}><td>{number}</td><td>{escape(record['question'])}</td><td>{escape(record['prompt'])}</td>"
             f"<td>{record['seed']}</td><td>{escape(record['asked'])}</td><td>{escape(record['judged'])}</td>"
-            f'<td><audio controls preload="none" src="{escape(record["file"])}"></audio></td>'
-            f'<td><img src="{escape(image)}" alt="spectrogram of {escape(record["prompt"])}"></td></tr>'
+            + player(record["file"], record["prompt"])
+            + player(record["corpus_file"], f"the corpus clip of {record['prompt']}")
+            + "</tr>"
         )
     lines.append("</table>")
     return "\n".join(lines) + "\n"
 
 
 __all__ = ["JUDGE_PARAMS", "Judged", "Judges", "SoftmaxClassifier", "audio_features", "check_new_folder",
-           "image_features", "in_tune_fraction", "note_posteriors", "notes_heard", "solo_specs", "spectral_flatness",
+           "corpus_clip_as_drawn", "image_features", "in_tune_fraction", "note_posteriors", "notes_heard", "solo_specs", "spectral_flatness",
            "train_judges", "write_listening_sheet"]

@@ -45,7 +45,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..diffusion.loading import PARAMS_FILE, SETTINGS_FILE, SHIPPED_MODELS, SamplingDefaults, read_params, resolve_model
+from ..diffusion.loading import (
+    CPU_THREADS_KEY,
+    PARAMS_FILE,
+    SETTINGS_FILE,
+    SHIPPED_MODELS,
+    SamplingDefaults,
+    read_params,
+    resolve_model,
+)
 from ..errors import OutputExistsError, RiffnbError
 from .captions import ClipSpec, caption_for
 from .corpus import IMAGE_WIDTH, TINY_PARAMS, build_corpus, load_corpus
@@ -182,6 +190,11 @@ def _resumed_recipe(workdir: Path, held: Recipe, asked: Recipe) -> Recipe:
 #: seeds), more notes heard and better tempo adherence, at one clip less instrument adherence
 #: (riffnb/models/tiny/HISTORY.md).
 SAMPLING_DEFAULTS = SamplingDefaults(steps=20, guidance=4.0, width=IMAGE_WIDTH, scheduler="dpm++")
+
+#: Torch threads the exported model runs with on a CPU (its ``riffnb.json``; :func:`riffnb.load_pipeline` sets it).
+#: Its operations are small: on this project's 2-core machines a second thread saved at most a tenth of a clip's
+#: time, and where idle threads sleep between operations (riffnb's OMP_WAIT_POLICY=PASSIVE) waking them doubled it.
+CPU_THREADS = 1
 
 
 def log(message: str) -> None:
@@ -988,6 +1001,7 @@ def export_pipeline(trainer: Trainer, out: str | os.PathLike) -> Path:
     settings = {
         "spectrogram_params": params,
         **SAMPLING_DEFAULTS.as_settings(),
+        CPU_THREADS_KEY: CPU_THREADS,
         "training": {
             "phase": trainer.phase,
             "step": trainer.step,
