@@ -355,8 +355,7 @@ def corpus_clip_as_drawn(pipe, spec: ClipSpec, prompt: str):
     from ..diffusion.clip import Clip
     from ..spectrogram import image_from_audio
 
-    rate = pipe.params.sample_rate
-    image = image_from_audio(render_spec(spec, pipe.params), rate, pipe.params)
+    image = image_from_audio(render_spec(spec, pipe.params), pipe.params.sample_rate, pipe.params)
     samples, rate = pipe.image_to_audio(image)
     return Clip(image=image, samples=samples, sample_rate=rate, seed=spec.seed, prompt=prompt, params=pipe.params,
                 mode="corpus clip", extra={"spec": dataclasses.asdict(spec)})
