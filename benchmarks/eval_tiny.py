@@ -218,7 +218,7 @@ def corpus_reference(pipe, prompts: list[tuple[str, ClipSpec]]) -> tuple[dict, l
     drawn_clips = []
     for (prompt, _), spec in zip(prompts, solo_specs(spec for _, spec in prompts)):
         samples = render_spec(spec, pipe.params)
-        drawn = corpus_clip_as_drawn(pipe, spec, prompt)
+        drawn = corpus_clip_as_drawn(pipe, spec, prompt, samples)
         decoded = autoencoder_round_trip(pipe, np.asarray(drawn.image.convert("L"))[None])[0]
         stages = {"rendered": samples, "rebuilt": drawn.samples,
                   "autoencoder": pipe.image_to_audio(image_of(decoded))[0]}

@@ -339,12 +339,13 @@ class Judged:
 LISTENING_COLUMNS = ("file", "corpus_file", "question", "prompt", "seed", "asked", "judged", "heard", "notes")
 
 
-def corpus_clip_as_drawn(pipe, spec: ClipSpec, prompt: str):
+def corpus_clip_as_drawn(pipe, spec: ClipSpec, prompt: str, rendered: np.ndarray | None = None):
     """The corpus clip ``spec`` describes, as ``pipe`` would play it had it drawn the clip's image exactly.
 
     Rendered by the corpus's synthesizer, turned into ``pipe``'s spectrogram image and back through the same phase
     reconstruction as every generated clip: what a perfect model would give for ``prompt``, so a listener can
-    tell what the model loses from what the image and phase reconstruction lose anyway. Returns a
+    tell what the model loses from what the image and phase reconstruction lose anyway. ``rendered`` is the
+    spec's audio at ``pipe.params`` if the caller has it already (``render_spec(spec, pipe.params)``). Returns a
     :class:`~riffnb.diffusion.clip.Clip` (``mode="corpus clip"``, the spec in ``extra``).
 
     Examples
@@ -355,7 +356,9 @@ def corpus_clip_as_drawn(pipe, spec: ClipSpec, prompt: str):
     from ..diffusion.clip import Clip
     from ..spectrogram import image_from_audio
 
-    image = image_from_audio(render_spec(spec, pipe.params), pipe.params.sample_rate, pipe.params)
+    if rendered is None:
+        rendered = render_spec(spec, pipe.params)
+    image = image_from_audio(rendered, pipe.params.sample_rate, pipe.params)
     samples, rate = pipe.image_to_audio(image)
     return Clip(image=image, samples=samples, sample_rate=rate, seed=spec.seed, prompt=prompt, params=pipe.params,
                 mode="corpus clip", extra={"spec": dataclasses.asdict(spec)})
